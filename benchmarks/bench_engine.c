@@ -1,0 +1,194 @@
+/*
+ * bench_engine.c -- engine throughput (events/s on one core) and state size
+ * per step key.
+ *
+ * Workload: K step keys (default 10 000), buffer N (default 256), values
+ * N(0,1) with realistic metadata (8 stations x 2 fixtures, 6 operators,
+ * 2 firmware versions) and two-sided spec limits at +-5 sigma, events
+ * interleaved round-robin over the keys like reports of a fleet.  Warm-up
+ * pass: every key through its baseline (warmup + max_samples) first, then a
+ * timed steady-state pass.  Fixed seed; Release build; not part of the
+ * test run.
+ *
+ * Usage: bench_engine [--keys K] [--events E] [--config FILE|--detectors
+ *        default|all|none|<name>] [--runs R]
+ */
+#include "bench_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define NSTEP_NAMES 10000
+
+struct meta_pool {
+    char st[8][16], fx[16][16], op[6][16], fw[2][16];
+};
+
+static void make_meta(struct meta_pool *m)
+{
+    int i;
+
+    for (i = 0; i < 8; i++)
+        snprintf(m->st[i], 16, "ST-%02d", i + 1);
+    for (i = 0; i < 16; i++)
+        snprintf(m->fx[i], 16, "FX-%02d%c", i / 2 + 1, 'A' + i % 2);
+    for (i = 0; i < 6; i++)
+        snprintf(m->op[i], 16, "op%d", i + 1);
+    snprintf(m->fw[0], 16, "3.4.1");
+    snprintf(m->fw[1], 16, "3.5.0");
+}
+
+static const char *config_for(const char *which)
+{
+    static char buf[2048];
+    static const char *names[] = {"shewhart", "robust_z", "ewma",
+                                  "cusum", "trend", "variance", "yield",
+                                  "near_limit", "subgroup", "runs",
+                                  "flatline"};
+    size_t i;
+    int n;
+
+    if (!strcmp(which, "default"))
+        return NULL;
+    n = snprintf(buf, sizeof(buf), "{\"detectors\":{");
+    for (i = 0; i < 11; i++) {
+        int on = !strcmp(which, "all") || !strcmp(which, names[i]);
+
+        n += snprintf(buf + n, sizeof(buf) - n, "%s\"%s\":{\"enabled\":%s}",
+                      i ? "," : "", names[i], on ? "true" : "false");
+    }
+    snprintf(buf + n, sizeof(buf) - n, "}}");
+    return buf;
+}
+
+static void sink(const struct spc_anomaly *a, void *opaque)
+{
+    (void)a;
+    (*(unsigned long *)opaque)++;
+}
+
+/* Feed @p per_key rounds of all keys; returns seconds. */
+static double feed(struct spc_engine *e, char (*steps)[24], int keys,
+                   long rounds, long *unit, struct b_rng *r,
+                   const struct meta_pool *mp)
+{
+    struct spc_event ev;
+    double t0 = b_now();
+    long j;
+    int k;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.uut_id = "SN";
+    ev.report_id = "R";
+    ev.test_plan = "PCBA-100/10";
+    ev.measurement = "v";
+    ev.unit = "V";
+    ev.comp_op = "GELE";
+    ev.has_low = ev.has_high = 1;
+    ev.low_limit = -5;
+    ev.high_limit = 5;
+    ev.kind = SPC_KIND_NUMERIC;
+    ev.value_valid = 1;
+    for (j = 0; j < rounds; j++) {
+        long u = (*unit)++;
+        int st = (int)(u % 8);
+
+        ev.meta[SPC_DIM_STATION] = mp->st[st];
+        ev.meta[SPC_DIM_FIXTURE] = mp->fx[st * 2 + (u / 8) % 2];
+        ev.meta[SPC_DIM_OPERATOR] = mp->op[(u / 16) % 6];
+        ev.meta[SPC_DIM_FW] = mp->fw[(u / 7) % 2];
+        ev.ts_ms = 1793520000000LL + u * 1000;
+        for (k = 0; k < keys; k++) {
+            ev.test_step = steps[k];
+            ev.value = b_norm(r);
+            ev.passed = fabs(ev.value) <= 5;
+            if (spc_engine_process(e, &ev, 1) != SPC_OK) {
+                fprintf(stderr, "out of memory\n");
+                exit(1);
+            }
+        }
+    }
+    return b_now() - t0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    int keys = 10000, runs = 3, i, k;
+    long events = 5000000, rounds, unit = 0;
+    const char *which = "default", *cfgfile = NULL;
+    static char steps[NSTEP_NAMES][24];
+    struct meta_pool mp;
+    double rate[16];
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+            keys = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--events") && i + 1 < argc)
+            events = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--detectors") && i + 1 < argc)
+            which = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            cfgfile = argv[++i];
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_engine [--keys K] [--events E] "
+                            "[--detectors default|all|none|<name>] "
+                            "[--config FILE] [--runs R]\n");
+            return 2;
+        }
+    }
+    if (keys < 1 || keys > NSTEP_NAMES || runs < 1 || runs > 16)
+        return 2;
+    make_meta(&mp);
+    for (k = 0; k < keys; k++)
+        snprintf(steps[k], sizeof(steps[k]), "Seq/Step%05d", k);
+    rounds = events / keys;
+    for (i = 0; i < runs; i++) {
+        char err[256];
+        struct spc_config *cfg =
+            cfgfile ? spc_config_load(cfgfile, NULL, err, sizeof(err))
+                    : b_config(config_for(which));
+        struct spc_engine *e;
+        struct spc_engine_stats st;
+        struct b_rng r;
+        unsigned long alarms = 0;
+        double secs;
+        long warm;
+
+        if (!cfg) {
+            fprintf(stderr, "config: %s\n", err);
+            return 2;
+        }
+        e = spc_engine_new(cfg, err, sizeof(err));
+        spc_engine_set_sink(e, sink, &alarms);
+        b_seed(&r, 12345 + i);
+        unit = 0;
+        warm = cfg->defaults.warmup + cfg->defaults.base_max +
+               cfg->buffer_size;
+        feed(e, steps, keys, warm, &unit, &r, &mp);
+        secs = feed(e, steps, keys, rounds, &unit, &r, &mp);
+        rate[i] = rounds * (double)keys / secs;
+        spc_engine_get_stats(e, &st);
+        printf("run %d: %.0f events/s (%ld events in %.2f s), %llu keys, "
+               "%.0f bytes of state per key (%.2f MB per 1000 keys), "
+               "%lu anomalies\n",
+               i + 1, rate[i], rounds * (long)keys, secs,
+               (unsigned long long)st.keys, (double)st.state_bytes / st.keys,
+               st.state_bytes / (double)st.keys * 1000 / 1e6, alarms);
+        spc_engine_destroy(e);
+        spc_config_destroy(cfg);
+    }
+    qsort(rate, runs, sizeof(rate[0]), cmp_dbl);
+    printf("median: %.0f events/s over %d runs (detectors: %s, %d keys, "
+           "N=%s)\n",
+           rate[runs / 2], runs, cfgfile ? cfgfile : which, keys, "config");
+    return 0;
+}

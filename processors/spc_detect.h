@@ -1,0 +1,151 @@
+/*
+ * spc_detect.h -- the interface between the engine and the detectors.
+ * Internal to processors/.
+ *
+ * DATA FLOW: engine builds a struct spc_dctx per event -> each enabled
+ *   detector evaluates it -> spc_detect_fire() builds the anomaly and hands
+ *   it to the sink.
+ * THREADING: @locality worker (the engine's thread).
+ */
+#ifndef SPC_DETECT_H
+#define SPC_DETECT_H
+
+#include "spc_anomaly.h"
+#include "spc_engine.h"
+#include "spc_key.h"
+
+/** Context of one event at one key. */
+struct spc_dctx {
+    struct spc_engine *eng;
+    struct spc_key *k;
+    const struct spc_params *p;
+    const struct spc_event *ev;
+    uint32_t tuple;    /* metadata tuple id */
+    double x;          /* the value (valid events only) */
+    double mu, sigma;  /* baseline in force (base_ok) */
+    int base_ok;       /* baseline ready and not degenerate */
+    double widen;      /* estimation-error factor sqrt(1 + 1/n), 1 if known */
+    double nbase;      /* baseline sample count (1e9 when known) */
+};
+
+/**
+ * @brief Hysteresis: @returns 1 exactly when condition @p on starts for
+ * detector bit @p bit in @p *active (rising edge); clears the bit when the
+ * condition is off.
+ */
+static inline int spc_edge(uint16_t *active, unsigned bit, int on)
+{
+    uint16_t m = (uint16_t)(1u << bit);
+
+    if (!on) {
+        *active &= (uint16_t)~m;
+        return 0;
+    }
+    if (*active & m)
+        return 0;
+    *active |= m;
+    return 1;
+}
+
+/**
+ * @brief Latch with sustained clearing: @returns 1 when @p raise sets bit
+ * @p bit (rising edge); once set, the bit clears only after @p off held for
+ * @p need consecutive calls (counted in @p *quiet).
+ */
+static inline int spc_latch(uint16_t *active, unsigned bit, int raise,
+                            int off, uint8_t *quiet, unsigned need)
+{
+    uint16_t m = (uint16_t)(1u << bit);
+
+    if (!(*active & m)) {
+        if (!raise)
+            return 0;
+        *active |= m;
+        *quiet = 0;
+        return 1;
+    }
+    if (!off) {
+        *quiet = 0;
+        return 0;
+    }
+    if (*quiet < 255)
+        (*quiet)++;
+    if (*quiet >= need)
+        *active &= (uint16_t)~m;
+    return 0;
+}
+
+/**
+ * @brief A sustained move of the key's level in direction @p up (1) or down
+ * (0) is already being reported: CUSUM, EWMA or trend is active that way.
+ */
+static inline int spc_shift_active(const struct spc_key *k, int up)
+{
+    uint16_t a = k->active;
+
+    if (a & (1u << (up ? SPC_DET_CUSUM : SPC_ACT_CUSUM_DN)))
+        return 1;
+    if (a & (1u << (up ? SPC_DET_TREND : SPC_ACT_TREND_DN)))
+        return 1;
+    return (a & (1u << SPC_DET_EWMA)) &&
+           (up ? k->ewma > k->base.mean : k->ewma < k->base.mean);
+}
+
+/** The spread has grown (variance-up condition active). */
+static inline int spc_spread_active(const struct spc_key *k)
+{
+    return (k->active >> SPC_DET_VARIANCE) & 1u;
+}
+
+/** Start an anomaly for detector @p det with the event's identity filled. */
+void spc_detect_begin(const struct spc_dctx *c, struct spc_anomaly *a,
+                      enum spc_det det);
+/** Finish (severity, id, evidence of the baseline) and emit. */
+void spc_detect_fire(const struct spc_dctx *c, struct spc_anomaly *a);
+
+/** Shorthand of the event's display name: "test_step" or
+ *  "test_step/measurement" when they differ. */
+void spc_detect_step_name(const struct spc_dctx *c, char *out, size_t size);
+/** "ST-02/FX-2B" style location of the event (station/fixture), or "". */
+void spc_detect_where(const struct spc_dctx *c, char *out, size_t size);
+/** Format a value with its unit ("3.412 V"). */
+void spc_detect_fmt_value(const struct spc_dctx *c, double v, char *out,
+                          size_t size);
+
+/** Metadata value of dimension @p dim in tuple @p tuple (interned id). */
+uint32_t spc_engine_tuple_value(const struct spc_engine *e, uint32_t tuple,
+                                unsigned dim);
+/** Interned string of @p id. */
+const char *spc_engine_str(const struct spc_engine *e, uint32_t id);
+/** The engine's dimension names. */
+const struct spc_dims *spc_engine_dims(const struct spc_engine *e);
+
+/* Chart statistics, updated for every valid value once a baseline exists
+ * (even when their detector is disabled: others read the current level). */
+void spc_chart_update(struct spc_dctx *c);
+/* Point detectors (evaluated before the sample enters the window). */
+void spc_det_shewhart(struct spc_dctx *c);
+void spc_det_robust_z(struct spc_dctx *c);
+void spc_det_ewma(struct spc_dctx *c);
+void spc_det_cusum(struct spc_dctx *c);
+void spc_det_runs(struct spc_dctx *c);
+/* Window detectors (evaluated after the sample entered the window). */
+void spc_det_trend_update(struct spc_dctx *c, const struct spc_sample *leaving,
+                          int have_leaving);
+void spc_det_trend(struct spc_dctx *c);
+void spc_det_variance(struct spc_dctx *c);
+void spc_det_near_limit(struct spc_dctx *c);
+void spc_det_flatline(struct spc_dctx *c);
+void spc_det_yield(struct spc_dctx *c);
+void spc_det_subgroup(struct spc_dctx *c);
+
+/** Near-limit flags of value @p x for the key's spec and baseline. */
+uint32_t spc_near_flags(const struct spc_key *k, const struct spc_params *p,
+                        double x);
+
+/* Subgroup window maintenance (spc_det_subgroup.c). */
+spc_err_t spc_sg_add(struct spc_engine *e, struct spc_key *k,
+                     const struct spc_sample *s, int sign) SPC_WUR;
+spc_err_t spc_sg_refresh(struct spc_engine *e, struct spc_key *k) SPC_WUR;
+
+#endif /* SPC_DETECT_H */

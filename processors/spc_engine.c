@@ -1,0 +1,762 @@
+/*
+ * spc_engine.c -- step-key table, metadata tuples, baselines and the
+ * per-event flow through the detectors.
+ *
+ * DATA FLOW: spc_event -> key (hash of plan/step/measurement) -> point
+ *   detectors on the value against the state before it -> sample pushed into
+ *   the ring (windows slide) -> window detectors -> baseline learning.
+ * OWNERSHIP: the engine owns keys, rings, subgroup tables, interned strings
+ *   and metadata tuples; anomalies handed to the sink borrow from the event
+ *   and the intern table.
+ * THREADING: single-threaded (@locality worker).
+ * FAILURE MODES: OOM while creating a key or interning returns
+ *   SPC_ERR_NOMEM before any state of that event changed.
+ * REFERENCES: baseline estimation: Rousseeuw & Croux (1993) for the MAD
+ *   consistency constant 1.4826; truncated-normal variance 1 - 2a phi(a) /
+ *   (2 Phi(a) - 1) for the +-3.5 sigma refinement (factor 1.003071);
+ *   estimation-error widening: Jensen, Jones-Farmer, Champ & Woodall (2006),
+ *   "Effects of parameter estimation on control chart properties", JQT 38.
+ */
+#include "spc_engine.h"
+
+#include "spc_detect.h"
+#include "spc_intern.h"
+
+#include <math.h>
+#include <string.h>
+
+/* 1 / sqrt(1 - 2a phi(a) / (2 Phi(a) - 1)) at a = 3.5 */
+#define TRUNC35_SD_FACTOR 1.003071
+#define REFINE_CUT 3.5
+
+struct kslot {
+    uint64_t hash;
+    struct spc_key *k;
+};
+
+struct spc_engine {
+    const struct spc_config *cfg;
+    struct spc_param_cache *params;
+    struct spc_intern *strs;
+    spc_anomaly_cb *sink;
+    void *sink_opaque;
+    /* step keys: open addressing on the hash of the three names */
+    struct kslot *slots;
+    uint32_t nslots, nkeys;
+    struct spc_key **keys; /* creation order (deterministic iteration) */
+    uint32_t cap_keys;
+    /* metadata tuples: ndims interned ids each */
+    uint32_t ndims;
+    uint32_t *tuples;
+    uint32_t ntuples, cap_tuples;
+    uint32_t *tslots; /* hash table of tuple ids + 1 */
+    uint32_t ntslots;
+    struct spc_engine_stats st;
+    struct spc_buf scratch;
+};
+
+const struct spc_dims *spc_engine_dims(const struct spc_engine *e)
+{
+    return &e->cfg->dims;
+}
+
+const struct spc_config *spc_engine_config(const struct spc_engine *e)
+{
+    return e->cfg;
+}
+
+const char *spc_engine_str(const struct spc_engine *e, uint32_t id)
+{
+    return spc_intern_str(e->strs, id);
+}
+
+uint32_t spc_engine_tuple_value(const struct spc_engine *e, uint32_t tuple,
+                                unsigned dim)
+{
+    return e->tuples[(size_t)tuple * e->ndims + dim];
+}
+
+struct spc_engine *spc_engine_new(const struct spc_config *cfg, char *errstr,
+                                  size_t errstr_size)
+{
+    struct spc_engine *e = spc_calloc(1, sizeof(*e));
+
+    if (!e)
+        goto oom;
+    e->cfg = cfg;
+    e->ndims = cfg->dims.n;
+    e->params = spc_param_cache_new();
+    e->strs = spc_intern_new();
+    e->nslots = 1024;
+    e->slots = spc_calloc(e->nslots, sizeof(*e->slots));
+    e->ntslots = 256;
+    e->tslots = spc_calloc(e->ntslots, sizeof(*e->tslots));
+    spc_buf_init(&e->scratch);
+    if (!e->params || !e->strs || !e->slots || !e->tslots)
+        goto oom;
+    return e;
+oom:
+    spc_engine_destroy(e);
+    spc_errstr_set(errstr, errstr_size, "out of memory");
+    return NULL;
+}
+
+static void key_free(struct spc_key *k)
+{
+    spc_ring_fini(&k->ring);
+    free(k->sg);
+    free(k);
+}
+
+void spc_engine_destroy(struct spc_engine *e)
+{
+    uint32_t i;
+
+    if (!e)
+        return;
+    for (i = 0; i < e->nkeys; i++)
+        key_free(e->keys[i]);
+    free(e->keys);
+    free(e->slots);
+    free(e->tuples);
+    free(e->tslots);
+    spc_intern_destroy(e->strs);
+    spc_param_cache_destroy(e->params);
+    spc_buf_fini(&e->scratch);
+    free(e);
+}
+
+void spc_engine_set_sink(struct spc_engine *e, spc_anomaly_cb *cb,
+                         void *opaque)
+{
+    e->sink = cb;
+    e->sink_opaque = opaque;
+}
+
+static uint64_t key_hash(const char *plan, const char *step, const char *meas)
+{
+    uint64_t h = spc_hash64(plan, strlen(plan), 1);
+
+    h = spc_hash64(step, strlen(step), h);
+    return spc_hash64(meas, strlen(meas), h);
+}
+
+static int key_equal(const struct spc_engine *e, const struct spc_key *k,
+                     const struct spc_event *ev)
+{
+    return strcmp(spc_intern_str(e->strs, k->meas), ev->measurement) == 0 &&
+           strcmp(spc_intern_str(e->strs, k->step), ev->test_step) == 0 &&
+           strcmp(spc_intern_str(e->strs, k->plan), ev->test_plan) == 0;
+}
+
+static spc_err_t grow_keys(struct spc_engine *e)
+{
+    uint32_t n = e->nslots * 2, i, j;
+    struct kslot *s = spc_calloc(n, sizeof(*s));
+
+    if (!s)
+        return SPC_ERR_NOMEM;
+    for (i = 0; i < e->nslots; i++) {
+        if (!e->slots[i].k)
+            continue;
+        j = (uint32_t)e->slots[i].hash & (n - 1);
+        while (s[j].k)
+            j = (j + 1) & (n - 1);
+        s[j] = e->slots[i];
+    }
+    free(e->slots);
+    e->slots = s;
+    e->nslots = n;
+    return SPC_OK;
+}
+
+static spc_err_t intern(struct spc_engine *e, const char *s, uint32_t *id)
+{
+    return spc_intern_add(e->strs, s, strlen(s), id);
+}
+
+static void base_set_known(struct spc_key *k)
+{
+    k->base.mean = k->p->known_mean;
+    k->base.sigma = k->p->known_sigma;
+    k->base.ready = 1;
+    k->base.frozen = 1;
+    k->ewma = k->base.mean;
+    k->cu_hi = k->cu_lo = k->p->cusum_fir ? k->p->cusum_h / 2 : 0.0;
+}
+
+static spc_err_t key_init(struct spc_engine *e, struct spc_key *k,
+                          const struct spc_event *ev)
+{
+    char why[256];
+    spc_err_t err;
+
+    if ((err = intern(e, ev->test_plan, &k->plan)) ||
+        (err = intern(e, ev->test_step, &k->step)) ||
+        (err = intern(e, ev->measurement, &k->meas)))
+        return err;
+    spc_buf_reset(&e->scratch);
+    spc_buf_printf(&e->scratch, "%s/%s/%s", ev->test_plan, ev->test_step,
+                   ev->measurement);
+    if (!spc_buf_ok(&e->scratch))
+        return SPC_ERR_NOMEM;
+    k->p = spc_config_resolve(e->cfg, e->params, e->scratch.data, why,
+                              sizeof(why));
+    if (!k->p)
+        return SPC_ERR_NOMEM; /* overrides were validated at load time */
+    k->kind = ev->kind;
+    if ((err = spc_ring_init(&k->ring, e->cfg->buffer_size)))
+        return err;
+    if (k->p->known)
+        base_set_known(k);
+    k->sg_refresh = k->p->sg_window;
+    k->sg_center = NAN;
+    return SPC_OK;
+}
+
+static struct spc_key *key_get(struct spc_engine *e,
+                               const struct spc_event *ev, spc_err_t *err)
+{
+    uint64_t h = key_hash(ev->test_plan, ev->test_step, ev->measurement);
+    uint32_t i = (uint32_t)h & (e->nslots - 1);
+    struct spc_key *k;
+
+    for (; e->slots[i].k; i = (i + 1) & (e->nslots - 1))
+        if (e->slots[i].hash == h && key_equal(e, e->slots[i].k, ev))
+            return e->slots[i].k;
+    *err = SPC_ERR_NOMEM;
+    if ((uint64_t)(e->nkeys + 1) * 4 > (uint64_t)e->nslots * 3) {
+        if (grow_keys(e) != SPC_OK)
+            return NULL;
+        for (i = (uint32_t)h & (e->nslots - 1); e->slots[i].k;
+             i = (i + 1) & (e->nslots - 1))
+            ;
+    }
+    if (e->nkeys == e->cap_keys) {
+        uint32_t cap = e->cap_keys ? e->cap_keys * 2 : 256;
+        struct spc_key **nk = spc_realloc(e->keys, cap * sizeof(*nk));
+
+        if (!nk)
+            return NULL;
+        e->keys = nk;
+        e->cap_keys = cap;
+    }
+    k = spc_calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    if ((*err = key_init(e, k, ev)) != SPC_OK) {
+        key_free(k);
+        return NULL;
+    }
+    e->slots[i].hash = h;
+    e->slots[i].k = k;
+    e->keys[e->nkeys++] = k;
+    *err = SPC_OK;
+    return k;
+}
+
+static spc_err_t grow_tuples(struct spc_engine *e)
+{
+    uint32_t n = e->ntslots * 2, i, j;
+    uint32_t *s = spc_calloc(n, sizeof(*s));
+
+    if (!s)
+        return SPC_ERR_NOMEM;
+    for (i = 0; i < e->ntuples; i++) {
+        j = (uint32_t)spc_hash64(&e->tuples[(size_t)i * e->ndims],
+                                 e->ndims * 4, 7) &
+            (n - 1);
+        while (s[j])
+            j = (j + 1) & (n - 1);
+        s[j] = i + 1;
+    }
+    free(e->tslots);
+    e->tslots = s;
+    e->ntslots = n;
+    return SPC_OK;
+}
+
+/* Intern the metadata of @p ev as a tuple of value ids. */
+static spc_err_t tuple_of(struct spc_engine *e, const struct spc_event *ev,
+                          uint32_t *out)
+{
+    uint32_t t[SPC_META_MAX], i, j;
+    uint64_t h;
+    spc_err_t err;
+
+    for (i = 0; i < e->ndims; i++) {
+        t[i] = SPC_INTERN_NONE;
+        if (ev->meta[i] && (err = intern(e, ev->meta[i], &t[i])))
+            return err;
+    }
+    h = spc_hash64(t, e->ndims * 4, 7);
+    for (j = (uint32_t)h & (e->ntslots - 1); e->tslots[j];
+         j = (j + 1) & (e->ntslots - 1)) {
+        uint32_t id = e->tslots[j] - 1;
+
+        if (!memcmp(&e->tuples[(size_t)id * e->ndims], t, e->ndims * 4)) {
+            *out = id;
+            return SPC_OK;
+        }
+    }
+    if (e->ntuples >= SPC_SAMPLE_TUPLE_MASK)
+        return SPC_ERR_RANGE;
+    if (e->ntuples == e->cap_tuples) {
+        uint32_t cap = e->cap_tuples ? e->cap_tuples * 2 : 64;
+        uint32_t *nt = spc_realloc(e->tuples, (size_t)cap * e->ndims * 4);
+
+        if (!nt)
+            return SPC_ERR_NOMEM;
+        e->tuples = nt;
+        e->cap_tuples = cap;
+    }
+    if ((uint64_t)(e->ntuples + 1) * 2 > e->ntslots) {
+        if (grow_tuples(e) != SPC_OK)
+            return SPC_ERR_NOMEM;
+        for (j = (uint32_t)h & (e->ntslots - 1); e->tslots[j];
+             j = (j + 1) & (e->ntslots - 1))
+            ;
+    }
+    memcpy(&e->tuples[(size_t)e->ntuples * e->ndims], t, e->ndims * 4);
+    e->tslots[j] = ++e->ntuples;
+    *out = e->ntuples - 1;
+    return SPC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* anomaly helpers                                                     */
+
+void spc_detect_begin(const struct spc_dctx *c, struct spc_anomaly *a,
+                      enum spc_det det)
+{
+    const struct spc_event *ev = c->ev;
+
+    memset(a, 0, sizeof(*a));
+    a->detector = det;
+    a->test_plan = ev->test_plan;
+    a->test_step = ev->test_step;
+    a->measurement = ev->measurement;
+    a->uut_id = ev->uut_id;
+    a->report_id = ev->report_id;
+    a->unit = ev->unit;
+    a->ts_ms = ev->ts_ms;
+    a->value = ev->value_valid ? ev->value : NAN;
+    a->seq = c->k->seq;
+    a->dims = &c->eng->cfg->dims;
+    memcpy(a->meta, ev->meta, sizeof(a->meta));
+}
+
+void spc_detect_fire(const struct spc_dctx *c, struct spc_anomaly *a)
+{
+    struct spc_engine *e = c->eng;
+
+    if (c->base_ok && a->detector != SPC_DET_YIELD) {
+        spc_anomaly_evidence(a, "baseline_mean", c->mu);
+        spc_anomaly_evidence(a, "baseline_sigma", c->sigma);
+        spc_anomaly_evidence(a, "baseline_n", c->p->known ? 0 : c->nbase);
+    }
+    if (c->k->spec.has_lsl)
+        spc_anomaly_evidence(a, "lsl", c->k->spec.lsl);
+    if (c->k->spec.has_usl)
+        spc_anomaly_evidence(a, "usl", c->k->spec.usl);
+    spc_anomaly_make_id(a);
+    c->k->last_alarm = c->k->seq;
+    e->st.anomalies[a->detector]++;
+    e->st.anomalies_total++;
+    if (e->sink)
+        e->sink(a, e->sink_opaque);
+}
+
+void spc_detect_step_name(const struct spc_dctx *c, char *out, size_t size)
+{
+    const char *step = c->ev->test_step, *meas = c->ev->measurement;
+    const char *last = strrchr(step, '/');
+
+    last = last ? last + 1 : step;
+    if (strcmp(last, meas) == 0)
+        snprintf(out, size, "%s", step);
+    else
+        snprintf(out, size, "%s/%s", step, meas);
+}
+
+void spc_detect_where(const struct spc_dctx *c, char *out, size_t size)
+{
+    const char *st = c->ev->meta[SPC_DIM_STATION];
+    const char *fx = c->ev->meta[SPC_DIM_FIXTURE];
+
+    if (st && fx)
+        snprintf(out, size, " on %s/%s", st, fx);
+    else if (st || fx)
+        snprintf(out, size, " on %s", st ? st : fx);
+    else
+        out[0] = '\0';
+}
+
+void spc_detect_fmt_value(const struct spc_dctx *c, double v, char *out,
+                          size_t size)
+{
+    const char *u = c->ev->unit;
+
+    if (u && *u && strcmp(u, "NA") != 0)
+        snprintf(out, size, "%.6g %s", v, u);
+    else
+        snprintf(out, size, "%.6g", v);
+}
+
+/* ------------------------------------------------------------------ */
+/* baselines                                                           */
+
+/* Robust start: median/MAD of the warm-up window, then mean and SD of the
+ * samples within +-3.5 robust sigma, SD corrected for the truncation. */
+static void base_estimate(struct spc_key *k)
+{
+    struct spc_ring *r = &k->ring;
+    double med = spc_ring_median(r), srob, prev = NAN;
+    uint32_t i;
+
+    srob = 1.4826 * spc_ring_mad(r, med);
+    spc_welford_reset(&k->base.acc);
+    k->base.reps = k->base.pairs = 0;
+    k->base.near = k->base.near_n = 0;
+    for (i = 0; i < r->count; i++) {
+        const struct spc_sample *s = spc_ring_at(r, i);
+
+        if (isnan(s->value)) {
+            prev = NAN;
+            continue;
+        }
+        if (!isnan(prev)) {
+            k->base.pairs += 1;
+            k->base.reps += s->value == prev;
+        }
+        prev = s->value;
+        if (srob > 0 && fabs(s->value - med) > REFINE_CUT * srob)
+            continue;
+        spc_welford_add(&k->base.acc, s->value);
+        k->base.near_n += 1;
+        k->base.near += (s->mp & (SPC_SAMPLE_NEAR_HI | SPC_SAMPLE_NEAR_LO))
+                            ? 1
+                            : 0;
+    }
+    k->base.mean = k->base.acc.mean;
+    k->base.sigma = spc_welford_sd(&k->base.acc) * TRUNC35_SD_FACTOR;
+    k->base.degenerate = !(k->base.sigma > 0);
+    k->base.ready = 1;
+    k->base.frozen = k->base.acc.n >= k->p->base_max;
+}
+
+static void detectors_reset(struct spc_key *k)
+{
+    k->ewma = k->base.mean;
+    k->ewma_t = 0;
+    k->cu_hi = k->cu_lo = k->p->cusum_fir ? k->p->cusum_h / 2 : 0.0;
+    k->cu_hi_n = k->cu_lo_n = 0;
+    memset(&k->runs, 0, sizeof(k->runs));
+    k->active = 0;
+}
+
+/* Accept the sample accept_delay events back into the baseline when the
+ * key has been quiet since then and the sample looks in control. */
+static void base_learn(struct spc_key *k)
+{
+    const struct spc_params *p = k->p;
+    const struct spc_sample *s, *before;
+    uint32_t d = p->accept_delay;
+    double z;
+
+    if (k->base.frozen || !k->base.ready || k->base.degenerate)
+        return;
+    if (k->seq - k->base_seq <= d || k->ring.count <= d + 1)
+        return;
+    if (k->active || k->runs.active || k->sg_active_any ||
+        k->seq - k->last_alarm <= d)
+        return;
+    if (k->cu_hi > p->cusum_h / 2 || k->cu_lo > p->cusum_h / 2)
+        return;
+    s = spc_ring_back(&k->ring, d);
+    if (isnan(s->value))
+        return;
+    z = (s->value - k->base.mean) / k->base.sigma;
+    if (fabs(z) >= REFINE_CUT)
+        return;
+    before = spc_ring_back(&k->ring, d + 1);
+    if (!isnan(before->value)) {
+        k->base.pairs += 1;
+        k->base.reps += s->value == before->value;
+    }
+    k->base.near_n += 1;
+    k->base.near += (s->mp & (SPC_SAMPLE_NEAR_HI | SPC_SAMPLE_NEAR_LO)) ? 1 : 0;
+    spc_welford_add(&k->base.acc, s->value);
+    k->base.mean = k->base.acc.mean;
+    k->base.sigma = spc_welford_sd(&k->base.acc) * TRUNC35_SD_FACTOR;
+    if (k->base.acc.n >= p->base_max)
+        k->base.frozen = 1;
+}
+
+static void base_after_push(struct spc_key *k)
+{
+    if (k->p->known)
+        return;
+    if (!k->base.ready) {
+        if (k->nvalid >= k->p->warmup) {
+            base_estimate(k);
+            k->base_seq = k->seq;
+            detectors_reset(k);
+        }
+        return;
+    }
+    base_learn(k);
+}
+
+size_t spc_engine_rebaseline(struct spc_engine *e, const char *glob)
+{
+    size_t n = 0;
+    uint32_t i;
+
+    for (i = 0; i < e->nkeys; i++) {
+        struct spc_key *k = e->keys[i];
+
+        spc_buf_reset(&e->scratch);
+        spc_buf_printf(&e->scratch, "%s/%s/%s",
+                       spc_intern_str(e->strs, k->plan),
+                       spc_intern_str(e->strs, k->step),
+                       spc_intern_str(e->strs, k->meas));
+        if (!spc_buf_ok(&e->scratch) ||
+            !spc_glob_match(glob, e->scratch.data))
+            continue;
+        memset(&k->base, 0, sizeof(k->base));
+        if (k->p->known)
+            base_set_known(k);
+        detectors_reset(k);
+        /* warm-up restarts: count valid samples from now on */
+        k->nvalid = 0;
+        k->base_seq = k->seq;
+        k->y_base_pass = k->y_base_n = 0;
+        k->sg_active_any = 0;
+        k->dirty = 1;
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* per-event flow                                                      */
+
+static void ctx_baseline(struct spc_dctx *c)
+{
+    const struct spc_key *k = c->k;
+
+    c->base_ok = k->base.ready && !k->base.degenerate;
+    c->mu = k->base.mean;
+    c->sigma = k->base.sigma;
+    c->nbase = k->p->known ? 1e9 : k->base.acc.n;
+    c->widen = k->p->known || !k->p->widen || c->nbase < 2
+                   ? 1.0
+                   : sqrt(1.0 + 1.0 / c->nbase);
+}
+
+/* Sample leaving a window of @p w events when the next one is pushed. */
+static const struct spc_sample *leaving(const struct spc_key *k, uint32_t w)
+{
+    return k->ring.count >= w ? spc_ring_back(&k->ring, w - 1) : NULL;
+}
+
+static void windows_slide(struct spc_dctx *c, const struct spc_sample *s)
+{
+    struct spc_key *k = c->k;
+    const struct spc_params *p = k->p;
+    const struct spc_sample *l;
+
+    l = leaving(k, p->yield_window);
+    k->y_pass += (s->mp & SPC_SAMPLE_PASS) ? 1 : 0;
+    if (l && (l->mp & SPC_SAMPLE_PASS))
+        k->y_pass--;
+    if (l && !(k->active & (1u << SPC_DET_YIELD)) &&
+        k->y_base_n < p->yield_base_max) { /* baseline yield: events that */
+        k->y_base_n += 1;                  /* left the window while quiet */
+        k->y_base_pass += (l->mp & SPC_SAMPLE_PASS) ? 1 : 0;
+    }
+    if (k->kind != SPC_KIND_NUMERIC)
+        return;
+    l = leaving(k, p->nl_window);
+    k->nl_hi += (s->mp & SPC_SAMPLE_NEAR_HI) ? 1 : 0;
+    k->nl_lo += (s->mp & SPC_SAMPLE_NEAR_LO) ? 1 : 0;
+    if (l) {
+        k->nl_hi -= (l->mp & SPC_SAMPLE_NEAR_HI) ? 1 : 0;
+        k->nl_lo -= (l->mp & SPC_SAMPLE_NEAR_LO) ? 1 : 0;
+    }
+    l = leaving(k, p->trend_window);
+    spc_det_trend_update(c, l, l != NULL);
+    k->invalid_bits = (k->invalid_bits << 1) | (isnan(s->value) ? 1u : 0u);
+}
+
+static spc_err_t subgroup_slide(struct spc_dctx *c, const struct spc_sample *s)
+{
+    struct spc_key *k = c->k;
+    const struct spc_sample *l = leaving(k, k->p->sg_window);
+    spc_err_t err;
+
+    if (!k->p->enabled[SPC_DET_SUBGROUP])
+        return SPC_OK;
+    if (l && (err = spc_sg_add(c->eng, k, l, -1)))
+        return err;
+    return spc_sg_add(c->eng, k, s, +1);
+}
+
+static void point_detectors(struct spc_dctx *c)
+{
+    const struct spc_params *p = c->p;
+
+    if (c->base_ok)
+        spc_chart_update(c);
+    if (p->enabled[SPC_DET_SHEWHART] && c->base_ok)
+        spc_det_shewhart(c);
+    if (p->enabled[SPC_DET_ROBUST_Z])
+        spc_det_robust_z(c);
+    if (p->enabled[SPC_DET_EWMA] && c->base_ok)
+        spc_det_ewma(c);
+    if (p->enabled[SPC_DET_CUSUM] && c->base_ok)
+        spc_det_cusum(c);
+    if (p->enabled[SPC_DET_RUNS] && c->base_ok)
+        spc_det_runs(c);
+}
+
+static void window_detectors(struct spc_dctx *c)
+{
+    const struct spc_params *p = c->p;
+
+    if (c->ev->value_valid && c->base_ok) {
+        if (p->enabled[SPC_DET_TREND])
+            spc_det_trend(c);
+        if (p->enabled[SPC_DET_VARIANCE])
+            spc_det_variance(c);
+        if (p->enabled[SPC_DET_NEAR_LIMIT])
+            spc_det_near_limit(c);
+    }
+    if (p->enabled[SPC_DET_YIELD])
+        spc_det_yield(c);
+    if (p->enabled[SPC_DET_SUBGROUP])
+        spc_det_subgroup(c);
+    if (p->enabled[SPC_DET_FLATLINE])
+        spc_det_flatline(c);
+}
+
+static spc_err_t process_one(struct spc_engine *e, const struct spc_event *ev,
+                             uint32_t tuple)
+{
+    struct spc_dctx c;
+    struct spc_sample s;
+    struct spc_key *k;
+    spc_err_t err = SPC_OK;
+
+    k = key_get(e, ev, &err);
+    if (!k)
+        return err;
+    memset(&c, 0, sizeof(c));
+    c.eng = e;
+    c.k = k;
+    c.p = k->p;
+    c.ev = ev;
+    c.tuple = tuple;
+    c.x = ev->value;
+    k->seq++;
+    k->dirty = 1;
+    e->st.events++;
+    if (k->kind == SPC_KIND_NUMERIC) {
+        spc_event_spec(ev, &k->spec);
+        ctx_baseline(&c);
+        if (ev->value_valid) {
+            e->st.valid++;
+            point_detectors(&c);
+        } else {
+            e->st.invalid++;
+            k->ninvalid++;
+        }
+    } else {
+        e->st.attribute++;
+    }
+    s.value = k->kind == SPC_KIND_NUMERIC && ev->value_valid ? ev->value : NAN;
+    s.ts = spc_sample_time(ev->ts_ms);
+    s.mp = tuple | (ev->passed ? SPC_SAMPLE_PASS : 0u);
+    if (!isnan(s.value))
+        s.mp |= spc_near_flags(k, k->p, s.value);
+    err = subgroup_slide(&c, &s);
+    if (err)
+        return err; /* the subgroup table could not grow: nothing changed */
+    windows_slide(&c, &s);
+    spc_ring_push(&k->ring, &s);
+    if (!isnan(s.value)) {
+        k->nvalid++;
+        spc_welford_add(&k->lr, s.value);
+    }
+    window_detectors(&c);
+    if (k->kind == SPC_KIND_NUMERIC) {
+        if (k->active || k->runs.active)
+            k->last_alarm = k->seq;
+        base_after_push(k);
+    }
+    return SPC_OK;
+}
+
+static int same_meta(const struct spc_event *a, const struct spc_event *b,
+                     unsigned n)
+{
+    return memcmp(a->meta, b->meta, n * sizeof(a->meta[0])) == 0;
+}
+
+spc_err_t spc_engine_process(struct spc_engine *e, const struct spc_event *ev,
+                             size_t n)
+{
+    const struct spc_event *tuple_ev = NULL;
+    uint32_t tuple = 0;
+    size_t i;
+    spc_err_t err;
+
+    for (i = 0; i < n; i++) {
+        /* events of one report share their meta pointers: intern once */
+        if (!tuple_ev || !same_meta(tuple_ev, &ev[i], e->ndims)) {
+            if ((err = tuple_of(e, &ev[i], &tuple)))
+                return err;
+            tuple_ev = &ev[i];
+        }
+        if ((err = process_one(e, &ev[i], tuple)))
+            return err;
+    }
+    return SPC_OK;
+}
+
+void spc_engine_get_stats(const struct spc_engine *e,
+                          struct spc_engine_stats *out)
+{
+    size_t bytes = sizeof(*e) + e->nslots * sizeof(*e->slots) +
+                   e->cap_keys * sizeof(*e->keys) +
+                   (size_t)e->cap_tuples * e->ndims * 4 +
+                   e->ntslots * sizeof(*e->tslots) +
+                   spc_intern_bytes(e->strs);
+    uint32_t i;
+
+    for (i = 0; i < e->nkeys; i++)
+        bytes += sizeof(struct spc_key) + spc_ring_bytes(&e->keys[i]->ring) +
+                 e->keys[i]->cap_sg * sizeof(struct spc_sg);
+    *out = e->st;
+    out->keys = e->nkeys;
+    out->state_bytes = bytes;
+}
+
+void spc_engine_foreach_key(struct spc_engine *e, int dirty_only,
+                            spc_key_visit_cb *cb, void *opaque)
+{
+    uint32_t i;
+
+    for (i = 0; i < e->nkeys; i++)
+        if (!dirty_only || e->keys[i]->dirty)
+            cb(e->keys[i], opaque);
+}
+
+void spc_engine_clear_dirty(struct spc_engine *e)
+{
+    uint32_t i;
+
+    for (i = 0; i < e->nkeys; i++)
+        e->keys[i]->dirty = 0;
+}
