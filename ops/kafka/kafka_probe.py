@@ -123,7 +123,9 @@ def wait_ready(bootstrap: str, timeout: float, pid: int | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     fp = sub.add_parser("free-ports")
     fp.add_argument("count", type=int)
