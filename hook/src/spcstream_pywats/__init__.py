@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .config import HookConfig
     from .hook import Hook, get_hook, install, uninstall
     from .incidents import Incident, IncidentListener, parse_incident
-    from .stats import Snapshot
+    from .metrics import Snapshot
     from .wsjf import to_wsjf_bytes
 
 # Lazy exports (PEP 562): the .pth autoload imports this package at interpreter start,
@@ -37,7 +37,7 @@ _EXPORTS = {
     "Incident": "incidents",
     "IncidentListener": "incidents",
     "parse_incident": "incidents",
-    "Snapshot": "stats",
+    "Snapshot": "metrics",
     "to_wsjf_bytes": "wsjf",
 }
 

@@ -22,9 +22,9 @@ from . import patch
 from ._version import __version__
 from .config import HookConfig
 from .incidents import Incident, IncidentListener
+from .metrics import HookStats, Snapshot
 from .publisher import Publisher
 from .spool import Record
-from .stats import HookStats, Snapshot
 from .wsjf import CONTENT_TYPE, encode, is_repair, report_id, station_name, to_wsjf_dict
 
 logger = logging.getLogger("spcstream_pywats")

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .config import HookConfig, redact
+from .metrics import HookStats
 from .spool import Record, Spool, SpoolEntry
-from .stats import HookStats
 
 if TYPE_CHECKING:
     from confluent_kafka import KafkaError, Message, Producer
@@ -63,7 +63,7 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 DRAIN_BATCH = 500
 HANDOFF_MAX_BYTES = 64 * 1024 * 1024
-PROBE_TIMEOUT = 3.0
+PROBE_TIMEOUT = 1.0
 
 #: Producer defaults; ``HookConfig.kafka`` (``SPCSTREAM_KAFKA_*``) overrides them.
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -211,7 +211,14 @@ class Publisher:
         """
         self._check_fork()
         rec.seq = next(self._seq)
-        if self._spool_mode or self._closed:
+        if self._closed:
+            # Late submit during shutdown: no thread left to write the hand-off queue.
+            if self.spool.put(rec):
+                self.stats.incr("spooled")
+            else:
+                self._lose(rec, "spool full or not writable at shutdown")
+            return
+        if self._spool_mode:
             self._to_spool(rec, "spool mode")
             return
         try:
@@ -393,6 +400,8 @@ class Publisher:
             self._broker_down = True
             self._schedule_retry()
             return
+        if self._stop.is_set():
+            return
         if self._broker_down:
             logger.warning(
                 "spcstream: Kafka reachable again; resending %d spooled report(s)",
@@ -475,7 +484,9 @@ class Publisher:
         timeout = self.config.flush_timeout if timeout is None else timeout
         try:
             self._stop.set()
-            self._thread.join(timeout=2.0)
+            # The thread may sit in a metadata probe (<= PROBE_TIMEOUT); everything it
+            # touches is thread-safe, so do not wait long for it.
+            self._thread.join(timeout=0.5)
             if self._broker_down:
                 # Kafka is known unreachable: do not hold the process; spool instead.
                 timeout = min(timeout, 0.5)
