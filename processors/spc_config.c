@@ -519,9 +519,10 @@ static spc_err_t check_params(const struct spc_params *p, uint32_t buffer,
         uint32_t w = *(const uint32_t *)(const void *)((const char *)p +
                                                        windows[i].off);
 
-        if (w > buffer)
+        if (w >= buffer)
             return perr(errstr, size, path, windows[i].name,
-                        "window %u exceeds buffer_size %u", w, buffer);
+                        "window %u must be smaller than buffer_size %u", w,
+                        buffer);
     }
     if (p->accept_delay >= buffer)
         return perr(errstr, size, path, "baseline.accept_delay",

@@ -23,6 +23,7 @@
  */
 #include "spc_detect.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -124,32 +125,40 @@ static double mean_abs_dev(const struct spc_ring *r, double med)
 void spc_det_robust_z(struct spc_dctx *c)
 {
     const struct spc_ring *r = &c->k->ring;
+    const struct spc_params *p = c->p;
     struct spc_anomaly a;
-    double med, mad, scale, z;
+    double med, mad, scale, z, d;
     char name[256], val[64], medv[64], where[160];
+    int on;
 
-    if (r->nvalid < c->p->rz_min_samples)
+    if (r->nvalid < p->rz_min_samples)
         return;
     med = spc_ring_median(r);
-    mad = spc_ring_mad(r, med);
-    scale = 1.4826 * mad;
-    if (scale == 0.0)
+    /* |x - med| > T (1.4826 MAD + eps)  <=>  MAD < (|x - med| / T - eps)
+     * / 1.4826: two rank counts instead of computing the MAD. */
+    d = (fabs(c->x - med) / p->rz_threshold - p->rz_eps) / 1.4826;
+    on = spc_ring_mad_below(r, med, d);
+    if (on && spc_ring_mad_below(r, med, DBL_MIN)) {
+        /* MAD == 0 (more than half the window is one value): judge with
+         * the mean absolute deviation instead, or not at all */
         scale = mean_abs_dev(r, med);
-    if (scale == 0.0) { /* constant window: flatline's business */
-        spc_edge(&c->k->active, SPC_DET_ROBUST_Z, 0);
-        return;
+        on = scale > 0 && fabs(c->x - med) / (scale + p->rz_eps) >
+                              p->rz_threshold;
     }
-    z = (c->x - med) / (scale + c->p->rz_eps);
-    if (!spc_edge(&c->k->active, SPC_DET_ROBUST_Z,
-                  fabs(z) > c->p->rz_threshold))
+    if (!spc_edge(&c->k->active, SPC_DET_ROBUST_Z, on))
         return;
     /* the same point already reported by the Shewhart chart */
     if (c->k->last_alarm == c->k->seq &&
         (c->k->active & (1u << SPC_DET_SHEWHART)))
         return;
+    mad = spc_ring_mad(r, med);
+    scale = 1.4826 * mad;
+    if (scale == 0.0)
+        scale = mean_abs_dev(r, med);
+    z = (c->x - med) / (scale + p->rz_eps);
     spc_detect_begin(c, &a, SPC_DET_ROBUST_Z);
     a.score = fabs(z);
-    a.threshold = c->p->rz_threshold;
+    a.threshold = p->rz_threshold;
     a.direction = z > 0 ? SPC_DIR_UP : SPC_DIR_DOWN;
     a.severity = spc_severity_of(a.score, a.threshold, c->x, &c->k->spec);
     spc_anomaly_evidence(&a, "median", med);
@@ -354,9 +363,8 @@ void spc_det_runs(struct spc_dctx *c)
     on[2] = r->side_run >= c->p->runs_run_length;
     on[3] = r->mono_run >= 5; /* six points: five steps one way */
     on[4] = r->alt_run >= 13; /* fourteen points: thirteen alternations */
-    on[5] = __builtin_popcount(r->hi2) >= 2 || __builtin_popcount(r->lo2) >= 2;
-    on[6] = __builtin_popcount(r->hi1 & 0x1fu) >= 4 ||
-            __builtin_popcount(r->lo1 & 0x1fu) >= 4;
+    on[5] = spc_popc8(r->hi2) >= 2 || spc_popc8(r->lo2) >= 2;
+    on[6] = spc_popc8(r->hi1 & 0x1fu) >= 4 || spc_popc8(r->lo1 & 0x1fu) >= 4;
     on[7] = r->in1_run >= 15;
     on[8] = r->out1_run >= 8 && r->hi1 && r->lo1; /* both sides present */
     for (rule = 1; rule <= 8; rule++) {

@@ -5,13 +5,15 @@
  * yield (Fisher's exact test) and spread (log F), Bonferroni-corrected for
  * the number of subgroups tracked.
  *
- * DATA FLOW: sample -> per (dimension, value) window sums (added on entry,
- *   removed when it leaves the window, recomputed exactly every window) ->
- *   tests for the event's own subgroups -> the most significant dimension is
- *   reported ("only fixture FX-2B"), the other significant ones are latched
- *   so one problem gives one alarm.
- * OWNERSHIP: the per-key table is an open-addressed array owned by the key.
+ * DATA FLOW: sample -> per (dimension, value) sums of a jumping window (two
+ *   buckets of W/2 events: the window holds the last W/2 to W events) ->
+ *   tests for the event's own subgroups -> the most significant dimension
+ *   is reported ("only fixture FX-2B"), the other significant ones are
+ *   latched so one problem gives one alarm.
+ * OWNERSHIP: the per-key entries and index are owned by the key.
  * THREADING: @locality worker.
+ * FAILURE MODES: OOM while growing the table leaves the sums unchanged for
+ *   that event and returns SPC_ERR_NOMEM (the engine reports it).
  * REFERENCES: Welch (1947) t-test and Welch-Satterthwaite df; Fisher's exact
  *   test (hypergeometric tail); log-F normal approximation,
  *   Var(ln F) ~ 2/df1 + 2/df2 (Box 1953); Bonferroni correction.
@@ -23,168 +25,199 @@
 
 #define CLIP_SIGMA 4.0
 
-static uint32_t slot_of(uint32_t value, unsigned dim, uint16_t cap)
+static inline uint32_t ix_hash(uint32_t value, unsigned dim)
 {
-    return (uint32_t)spc_mix64(((uint64_t)value << 5) | dim) & (cap - 1u);
+    return (uint32_t)spc_mix64(((uint64_t)value << 5) | dim);
 }
 
-static struct spc_sg *sg_find(struct spc_key *k, uint32_t value, unsigned dim)
+static struct spc_sg *sg_find(const struct spc_key *k, uint32_t value,
+                              unsigned dim)
 {
-    uint32_t i;
+    uint32_t m = k->ix_sg - 1u, i;
 
-    if (!k->cap_sg)
+    if (!k->ix_sg)
         return NULL;
-    for (i = slot_of(value, dim, k->cap_sg); k->sg[i].value;
-         i = (i + 1) & (k->cap_sg - 1u))
-        if (k->sg[i].value == value && k->sg[i].dim == dim)
-            return &k->sg[i];
+    for (i = ix_hash(value, dim) & m; k->sg_ix[i]; i = (i + 1) & m) {
+        struct spc_sg *e = &k->sg[k->sg_ix[i] - 1];
+
+        if (e->value == value && e->dim == dim)
+            return e;
+    }
     return NULL;
 }
 
-static void sg_place(struct spc_sg *tab, uint16_t cap, const struct spc_sg *e)
+/* Rebuild the index for the current entries with @p slots slots. */
+static spc_err_t ix_rebuild(struct spc_key *k, uint32_t slots)
 {
-    uint32_t i = slot_of(e->value, e->dim, cap);
+    uint16_t *ix = spc_calloc(slots, sizeof(*ix));
+    uint32_t i, j;
 
-    while (tab[i].value)
-        i = (i + 1) & (cap - 1u);
-    tab[i] = *e;
+    if (!ix)
+        return SPC_ERR_NOMEM;
+    for (i = 0; i < k->n_sg; i++) {
+        j = ix_hash(k->sg[i].value, k->sg[i].dim) & (slots - 1);
+        while (ix[j])
+            j = (j + 1) & (slots - 1);
+        ix[j] = (uint16_t)(i + 1);
+    }
+    free(k->sg_ix);
+    k->sg_ix = ix;
+    k->ix_sg = (uint16_t)slots;
+    return SPC_OK;
 }
 
-/* Rebuild with @p cap slots, dropping entries with no events in the window
- * when @p prune is set. */
-static spc_err_t sg_rebuild(struct spc_key *k, uint16_t cap, int prune)
+static struct spc_sg *sg_add_entry(struct spc_key *k, uint32_t value,
+                                   unsigned dim, spc_err_t *err)
 {
-    struct spc_sg *tab = spc_calloc(cap, sizeof(*tab));
-    uint16_t i, n = 0;
+    struct spc_sg *e;
 
-    if (!tab)
-        return SPC_ERR_NOMEM;
-    for (i = 0; i < k->cap_sg; i++) {
-        const struct spc_sg *e = &k->sg[i];
+    *err = SPC_ERR_NOMEM;
+    if (k->n_sg == k->cap_sg) {
+        uint32_t cap = k->cap_sg ? k->cap_sg * 2u : 8u;
+        struct spc_sg *ne;
 
-        if (!e->value)
-            continue;
-        if (prune && e->ne == 0) {
+        if (cap > 16384u) {
+            *err = SPC_ERR_RANGE;
+            return NULL;
+        }
+        ne = spc_realloc(k->sg, cap * sizeof(*ne));
+        if (!ne)
+            return NULL;
+        k->sg = ne;
+        k->cap_sg = (uint16_t)cap;
+    }
+    e = &k->sg[k->n_sg++];
+    memset(e, 0, sizeof(*e));
+    e->value = value;
+    e->dim = (uint8_t)dim;
+    if ((uint32_t)k->n_sg * 4 > (uint32_t)k->ix_sg * 3) {
+        uint32_t slots = k->ix_sg ? k->ix_sg * 2u : 16u;
+
+        if (ix_rebuild(k, slots) != SPC_OK) {
+            k->n_sg--;
+            return NULL;
+        }
+    } else {
+        uint32_t m = k->ix_sg - 1u, j = ix_hash(value, dim) & m;
+
+        while (k->sg_ix[j])
+            j = (j + 1) & m;
+        k->sg_ix[j] = k->n_sg;
+    }
+    *err = SPC_OK;
+    return e;
+}
+
+static inline void sg_accum(struct spc_sgb *b, int pass, int valid, float v)
+{
+    b->ne++;
+    b->npass = (uint16_t)(b->npass + pass);
+    if (!valid)
+        return;
+    b->n++;
+    b->sum += v;
+    b->sumsq += v * v;
+}
+
+/* Centred value, clipped at +-4 sigma of the baseline once there is one. */
+static float sg_value(const struct spc_key *k, double x)
+{
+    if (k->base.ready && !k->base.degenerate) {
+        double lim = CLIP_SIGMA * k->base.sigma;
+
+        if (x < k->base.mean - lim)
+            x = k->base.mean - lim;
+        else if (x > k->base.mean + lim)
+            x = k->base.mean + lim;
+    }
+    return (float)(x - k->sg_center);
+}
+
+/* Shift bucket @p b from centre c to centre c + d (exactly, in double). */
+static void sgb_recentre(struct spc_sgb *b, double d)
+{
+    double n = b->n, sum = b->sum, sumsq = b->sumsq;
+
+    b->sum = (float)(sum - n * d);
+    b->sumsq = (float)(sumsq - 2.0 * d * sum + n * d * d);
+}
+
+/* Start a new half-window: the older bucket is cleared and refilled from
+ * now on; values that have no event left in either bucket are dropped;
+ * the sums are re-centred on the mean of the kept bucket. */
+static spc_err_t sg_rotate(struct spc_key *k)
+{
+    unsigned keep = k->sg_cur, fresh = keep ^ 1u;
+    double d = k->sg_tot.b[keep].n
+                   ? (double)k->sg_tot.b[keep].sum / k->sg_tot.b[keep].n
+                   : 0.0;
+    uint32_t i, j;
+
+    for (i = j = 0; i < k->n_sg; i++) {
+        struct spc_sg *e = &k->sg[i];
+
+        if (e->b[keep].ne == 0) { /* nothing of this value in the window */
             if (e->active)
                 k->sg_active_any--;
             continue;
         }
-        sg_place(tab, cap, e);
-        n++;
+        memset(&e->b[fresh], 0, sizeof(e->b[fresh]));
+        sgb_recentre(&e->b[keep], d);
+        k->sg[j++] = *e;
     }
-    free(k->sg);
-    k->sg = tab;
-    k->cap_sg = cap;
-    k->n_sg = n;
+    memset(&k->sg_tot.b[fresh], 0, sizeof(k->sg_tot.b[fresh]));
+    sgb_recentre(&k->sg_tot.b[keep], d);
+    k->sg_center += d;
+    k->sg_cur = (uint8_t)fresh;
+    k->sg_fill = 0;
+    if (j != k->n_sg) {
+        k->n_sg = (uint16_t)j;
+        if (ix_rebuild(k, k->ix_sg) != SPC_OK)
+            return SPC_ERR_NOMEM;
+    }
     return SPC_OK;
 }
 
-static struct spc_sg *sg_get(struct spc_key *k, uint32_t value, unsigned dim,
-                             spc_err_t *err)
+spc_err_t spc_sg_slide(struct spc_dctx *c, const struct spc_sample *s)
 {
-    struct spc_sg *e = sg_find(k, value, dim), ne;
-
-    *err = SPC_OK;
-    if (e)
-        return e;
-    if ((uint32_t)(k->n_sg + 1) * 2 > k->cap_sg) {
-        uint32_t cap = k->cap_sg ? k->cap_sg * 2u : 16u;
-
-        if (cap > 32768u) {
-            *err = SPC_ERR_RANGE;
-            return NULL;
-        }
-        if ((*err = sg_rebuild(k, (uint16_t)cap, 0)))
-            return NULL;
-    }
-    memset(&ne, 0, sizeof(ne));
-    ne.value = value;
-    ne.dim = (uint8_t)dim;
-    sg_place(k->sg, k->cap_sg, &ne);
-    k->n_sg++;
-    return sg_find(k, value, dim);
-}
-
-static void sg_accum(struct spc_sg *e, int sign, int pass, int valid, double v)
-{
-    e->ne = (uint16_t)(e->ne + sign);
-    e->npass = (uint16_t)(e->npass + (pass ? sign : 0));
-    if (!valid)
-        return;
-    e->n = (uint16_t)(e->n + sign);
-    e->sum += sign * v;
-    e->sumsq += sign * v * v;
-}
-
-/* Centred value, clipped at +-4 sigma of the baseline once there is one. */
-static double sg_value(const struct spc_key *k, double x)
-{
-    if (k->base.ready && !k->base.degenerate) {
-        double lo = k->base.mean - CLIP_SIGMA * k->base.sigma;
-        double hi = k->base.mean + CLIP_SIGMA * k->base.sigma;
-
-        x = x < lo ? lo : x > hi ? hi : x;
-    }
-    return x - k->sg_center;
-}
-
-spc_err_t spc_sg_add(struct spc_engine *e, struct spc_key *k,
-                     const struct spc_sample *s, int sign)
-{
-    const struct spc_dims *dims = spc_engine_dims(e);
-    uint32_t tuple = s->mp & SPC_SAMPLE_TUPLE_MASK, mask = k->p->sg_dims;
+    struct spc_key *k = c->k;
+    uint32_t tuple = s->mp & SPC_SAMPLE_TUPLE_MASK, mask = c->p->sg_dims;
     int pass = (s->mp & SPC_SAMPLE_PASS) != 0, valid = !isnan(s->value);
-    double v = 0.0;
-    unsigned d;
+    unsigned d, cur;
+    float v;
     spc_err_t err;
 
-    if (valid) {
-        if (isnan(k->sg_center))
-            k->sg_center = s->value; /* fixed offset against cancellation */
-        v = sg_value(k, s->value);
-    }
-    for (d = 0; d < dims->n; d++) {
+    if (k->sg_fill >= (c->p->sg_window + 1) / 2 && (err = sg_rotate(k)))
+        return err;
+    if (valid && isnan(k->sg_center))
+        k->sg_center = s->value;
+    v = valid ? sg_value(k, s->value) : 0.0f;
+    cur = k->sg_cur;
+    c->n_sg_ent = 0;
+    for (d = 0; d < c->ndims; d++) {
         uint32_t val;
         struct spc_sg *g;
 
         if (!(mask & (1u << d)))
             continue;
-        val = spc_engine_tuple_value(e, tuple, d);
+        val = spc_tuple_val(c, tuple, d);
         if (!val)
             continue;
-        if (sign > 0) {
-            g = sg_get(k, val, d, &err);
-            if (!g)
-                return err;
-        } else {
-            g = sg_find(k, val, d);
-            if (!g)
-                continue; /* pruned while empty: nothing to remove */
-        }
-        sg_accum(g, sign, pass, valid, v);
+        g = sg_find(k, val, d);
+        if (!g && !(g = sg_add_entry(k, val, d, &err)))
+            return err;
+        sg_accum(&g->b[cur], pass, valid, v);
+        c->sg_dim[c->n_sg_ent] = d;
+        c->sg_ent[c->n_sg_ent++] = (uint16_t)(g - k->sg);
     }
-    sg_accum(&k->sg_tot, sign, pass, valid, v);
+    sg_accum(&k->sg_tot.b[cur], pass, valid, v);
+    k->sg_fill++;
     return SPC_OK;
 }
 
-spc_err_t spc_sg_refresh(struct spc_engine *e, struct spc_key *k)
+size_t spc_sg_bytes(const struct spc_key *k)
 {
-    uint32_t w = SPC_MIN(k->p->sg_window, k->ring.count), i;
-    spc_err_t err;
-
-    for (i = 0; i < k->cap_sg; i++) {
-        struct spc_sg *g = &k->sg[i];
-
-        g->n = g->ne = g->npass = 0;
-        g->sum = g->sumsq = 0.0;
-    }
-    memset(&k->sg_tot, 0, sizeof(k->sg_tot));
-    for (i = 0; i < w; i++)
-        if ((err = spc_sg_add(e, k, spc_ring_back(&k->ring, w - 1 - i), 1)))
-            return err;
-    if (k->cap_sg && (err = sg_rebuild(k, k->cap_sg, 1)))
-        return err;
-    return SPC_OK;
+    return k->cap_sg * sizeof(struct spc_sg) + k->ix_sg * sizeof(uint16_t);
 }
 
 static const char *dim_label(const char *dim)
@@ -203,15 +236,30 @@ static const char *dim_label(const char *dim)
     return dim;
 }
 
-/* Result of one test on one subgroup. */
-struct sgt {
+/* One subgroup of the event and the rest of the window, summarised once
+ * for all three tests. */
+/* Window totals of an entry: both buckets. */
+struct sgw {
+    double n, ne, npass, sum, sumsq;
+};
+
+struct sgs {
     struct spc_sg *g;
     unsigned dim;
+    struct sgw w, t;       /* the subgroup's and the whole window's sums */
+    double ng, nr;      /* valid samples */
+    double mg, mr;      /* means (centred) */
+    double vg, vr;      /* variances; 0 until computed */
+};
+
+/* Result of one test on one subgroup. */
+struct sgt {
+    const struct sgs *s;
     double stat;   /* ranking statistic (|t| or z) */
     double pv;     /* Bonferroni-adjusted p-value */
     double a, b;   /* subgroup and rest summary (mean / yield / sigma) */
     double na, nb; /* their counts */
-    int sig, dir;
+    int dir;
 };
 
 static double zcrit(const struct spc_params *p, uint32_t g)
@@ -221,124 +269,143 @@ static double zcrit(const struct spc_params *p, uint32_t g)
     return spc_norm_quantile(1.0 - p->sg_alpha / (2.0 * g));
 }
 
-static double var_of(const struct spc_sg *e, double n, double sum,
-                     double sumsq)
+static double var_of(double n, double sum, double sumsq)
 {
-    double v;
+    double v = n > 1 ? (sumsq - sum * sum / n) / (n - 1.0) : 0.0;
 
-    (void)e;
-    v = n > 1 ? (sumsq - sum * sum / n) / (n - 1.0) : 0.0;
     return v > 1e-300 ? v : 1e-300;
 }
 
-static void test_mean(const struct spc_dctx *c, struct sgt *t, double zc,
-                      uint32_t G)
+static inline void sg_window(const struct spc_sg *e, struct sgw *w)
 {
-    const struct spc_key *k = c->k;
-    const struct spc_sg *g = t->g, *T = &k->sg_tot;
-    double ng = g->n, nr = (double)T->n - g->n, mg, mr, vg, vr, a, b, tt, df;
-    double shift, scale;
-
-    if (ng < c->p->sg_min_n || nr < c->p->sg_min_n)
-        return;
-    mg = g->sum / ng;
-    mr = (T->sum - g->sum) / nr;
-    vg = var_of(g, ng, g->sum, g->sumsq);
-    vr = var_of(g, nr, T->sum - g->sum, T->sumsq - g->sumsq);
-    a = vg / ng;
-    b = vr / nr;
-    tt = (mg - mr) / sqrt(a + b);
-    scale = c->base_ok ? c->sigma : sqrt((vg + vr) / 2.0);
-    shift = (mg - mr) / scale;
-    t->stat = fabs(tt);
-    t->a = mg + k->sg_center;
-    t->b = mr + k->sg_center;
-    t->na = ng;
-    t->nb = nr;
-    t->dir = tt > 0 ? 1 : -1;
-    if ((g->active & SPC_SG_MEAN)) {
-        t->sig = t->stat > zc / 2; /* hold */
-        return;
-    }
-    if (t->stat <= zc || fabs(shift) < c->p->sg_min_shift)
-        return;
-    df = (a + b) * (a + b) /
-         (a * a / (ng - 1.0) + b * b / (nr - 1.0));
-    t->pv = SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
-    t->sig = t->pv < c->p->sg_alpha;
+    w->n = (double)e->b[0].n + e->b[1].n;
+    w->ne = (double)e->b[0].ne + e->b[1].ne;
+    w->npass = (double)e->b[0].npass + e->b[1].npass;
+    w->sum = (double)e->b[0].sum + e->b[1].sum;
+    w->sumsq = (double)e->b[0].sumsq + e->b[1].sumsq;
 }
 
-static void test_yield(const struct spc_dctx *c, struct sgt *t, double zc,
-                       uint32_t G)
+static void sgs_init(struct sgs *s, const struct sgw *tot, struct spc_sg *g,
+                     unsigned dim)
 {
-    const struct spc_sg *g = t->g, *T = &c->k->sg_tot;
-    double ng = g->ne, nr = (double)T->ne - g->ne, pg, pr, pp, z;
-    uint32_t fg = g->ne - g->npass, F = (T->ne - T->npass);
+    s->g = g;
+    s->dim = dim;
+    sg_window(g, &s->w);
+    s->t = *tot;
+    s->ng = s->w.n;
+    s->nr = s->t.n - s->w.n;
+    s->mg = s->ng > 0 ? s->w.sum / s->ng : 0.0;
+    s->mr = s->nr > 0 ? (s->t.sum - s->w.sum) / s->nr : 0.0;
+    s->vg = s->vr = 0.0;
+}
 
-    if (ng < c->p->sg_min_n || nr < c->p->sg_min_n)
+static void sgs_var(struct sgs *s)
+{
+    if (s->vg > 0.0)
         return;
-    pg = g->npass / ng;
-    pr = (T->npass - g->npass) / nr;
-    pp = T->npass / (double)T->ne;
-    if (pp >= 1.0 || pp <= 0.0)
-        return;
+    s->vg = var_of(s->ng, s->w.sum, s->w.sumsq);
+    s->vr = var_of(s->nr, s->t.sum - s->w.sum, s->t.sumsq - s->w.sumsq);
+}
+
+/* @returns 1 significant (a new or held condition), 0 not. */
+static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
+                     double zc, uint32_t G)
+{
+    int hold = (s->g->active & SPC_SG_MEAN) != 0;
+    double zt = hold ? zc / 2 : zc, d = s->mg - s->mr, a, b, df;
+
+    if (s->ng < c->p->sg_min_n || s->nr < c->p->sg_min_n)
+        return 0;
+    if (!hold && c->base_ok && fabs(d) < c->p->sg_min_shift * c->sigma)
+        return 0; /* not a shift worth reporting, whatever its t */
+    sgs_var(s);
+    a = s->vg / s->ng;
+    b = s->vr / s->nr;
+    if (d * d <= zt * zt * (a + b))
+        return 0; /* |t| <= z: cannot pass, skip the sqrt and the tail */
+    t->stat = fabs(d) / sqrt(a + b);
+    t->a = s->mg + c->k->sg_center;
+    t->b = s->mr + c->k->sg_center;
+    t->na = s->ng;
+    t->nb = s->nr;
+    t->dir = d > 0 ? 1 : -1;
+    if (hold)
+        return 1;
+    df = (a + b) * (a + b) / (a * a / (s->ng - 1.0) + b * b / (s->nr - 1.0));
+    t->pv = SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
+    return t->pv < c->p->sg_alpha;
+}
+
+static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
+                      double zc, uint32_t G)
+{
+    double ng = s->w.ne, nr = s->t.ne - s->w.ne, pg, pr, pp, z;
+    uint32_t fg = (uint32_t)(s->w.ne - s->w.npass);
+    uint32_t F = (uint32_t)(s->t.ne - s->t.npass);
+    int hold = (s->g->active & SPC_SG_YIELD) != 0;
+
+    if (fg < (hold ? 1u : 3u) || ng < c->p->sg_min_n || nr < c->p->sg_min_n)
+        return 0;
+    pg = s->w.npass / ng;
+    pr = (s->t.npass - s->w.npass) / nr;
+    if (!hold && pr - pg < c->p->yield_min_drop_abs)
+        return 0;
+    pp = s->t.npass / s->t.ne;
     z = (pr - pg) / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
+    if (z <= (hold ? zc / 2 : zc))
+        return 0;
     t->stat = z;
     t->a = pg;
     t->b = pr;
     t->na = ng;
     t->nb = nr;
     t->dir = -1;
-    if (g->active & SPC_SG_YIELD) {
-        t->sig = z > zc / 2;
-        return;
-    }
-    if (z <= zc || fg < 3 || pr - pg < c->p->yield_min_drop_abs)
-        return;
-    t->pv = SPC_MIN(1.0, G * spc_hypergeom_sf(fg, T->ne, F, g->ne));
-    t->sig = t->pv < c->p->sg_alpha;
+    if (hold)
+        return 1;
+    t->pv = SPC_MIN(1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F,
+                                              (uint32_t)s->w.ne));
+    return t->pv < c->p->sg_alpha;
 }
 
-static void test_var(const struct spc_dctx *c, struct sgt *t, double zc,
-                     uint32_t G)
+static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
+                    double zc, uint32_t G)
 {
-    const struct spc_sg *g = t->g, *T = &c->k->sg_tot;
-    double ng = g->n, nr = (double)T->n - g->n, vg, vr, F, z;
-    double r2 = c->p->var_ratio * c->p->var_ratio;
+    double r2 = c->p->var_ratio * c->p->var_ratio, F, z;
+    int hold = (s->g->active & SPC_SG_VARIANCE) != 0;
 
-    if (ng < c->p->sg_min_n || nr < c->p->sg_min_n)
-        return;
-    vg = var_of(g, ng, g->sum, g->sumsq);
-    vr = var_of(g, nr, T->sum - g->sum, T->sumsq - g->sumsq);
-    F = vg / vr;
-    z = log(F) / sqrt(2.0 / (ng - 1.0) + 2.0 / (nr - 1.0));
+    if (s->ng < c->p->sg_min_n || s->nr < c->p->sg_min_n)
+        return 0;
+    sgs_var(s);
+    F = s->vg / s->vr;
+    if (F < (hold ? 1.0 : r2))
+        return 0;
+    z = log(F) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
+    if (z <= (hold ? zc / 2 : zc))
+        return 0;
     t->stat = z;
-    t->a = sqrt(vg);
-    t->b = sqrt(vr);
-    t->na = ng;
-    t->nb = nr;
+    t->a = sqrt(s->vg);
+    t->b = sqrt(s->vr);
+    t->na = s->ng;
+    t->nb = s->nr;
     t->dir = 1;
-    if (g->active & SPC_SG_VARIANCE) {
-        t->sig = z > zc / 2;
-        return;
-    }
-    if (z <= zc || F < r2)
-        return;
+    if (hold)
+        return 1;
     t->pv = SPC_MIN(1.0, G * spc_norm_sf(z));
-    t->sig = t->pv < c->p->sg_alpha;
+    return t->pv < c->p->sg_alpha;
 }
 
 static void sg_fire(struct spc_dctx *c, unsigned test, const struct sgt *t)
 {
     const struct spc_dims *dims = spc_engine_dims(c->eng);
-    const char *dim = dims->names[t->dim];
-    const char *val = spc_engine_str(c->eng, t->g->value);
+    const char *dim = dims->names[t->s->dim];
+    const char *val = spc_engine_str(c->eng, t->s->g->value);
     struct spc_anomaly a;
     char name[256], av[64], bv[64];
 
     spc_detect_begin(c, &a, SPC_DET_SUBGROUP);
-    a.check = test == SPC_SG_MEAN ? "mean" : test == SPC_SG_YIELD ? "yield"
-                                                                  : "variance";
+    a.check = test == SPC_SG_MEAN    ? "mean"
+              : test == SPC_SG_YIELD ? "yield"
+                                     : "variance";
     a.sg_dim = dim;
     a.sg_value = val;
     a.value = t->a;
@@ -394,69 +461,53 @@ static void set_active(struct spc_key *k, struct spc_sg *g, unsigned test,
         k->sg_active_any--;
 }
 
-/* Run @p test on every tracked dimension of the event; report the strongest
- * newly significant subgroup. */
-static void run_test(struct spc_dctx *c, unsigned test)
+typedef int (*sg_test_fn)(const struct spc_dctx *, struct sgs *,
+                          struct sgt *, double, uint32_t);
+
+/* Run @p test on the event's subgroups; report the strongest newly
+ * significant one, latch the other significant ones, clear the rest. */
+static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
+                     unsigned test, sg_test_fn fn, double zc, uint32_t G)
 {
-    const struct spc_dims *dims = spc_engine_dims(c->eng);
     struct sgt t[SPC_META_MAX], *best = NULL;
-    uint32_t G = c->k->n_sg ? c->k->n_sg : 1;
-    double zc = zcrit(c->p, G);
-    unsigned d, n = 0, i;
-    int fresh = 0;
+    int sig[SPC_META_MAX];
+    unsigned i;
 
-    for (d = 0; d < dims->n; d++) {
-        uint32_t v;
-
-        if (!(c->p->sg_dims & (1u << d)))
-            continue;
-        v = spc_engine_tuple_value(c->eng, c->tuple, d);
-        if (!v)
-            continue;
-        memset(&t[n], 0, sizeof(t[n]));
-        t[n].g = sg_find(c->k, v, d);
-        t[n].dim = d;
-        t[n].pv = 1.0;
-        if (!t[n].g)
-            continue;
-        if (test == SPC_SG_MEAN)
-            test_mean(c, &t[n], zc, G);
-        else if (test == SPC_SG_YIELD)
-            test_yield(c, &t[n], zc, G);
-        else
-            test_var(c, &t[n], zc, G);
-        n++;
-    }
     for (i = 0; i < n; i++) {
-        if (t[i].sig && !(t[i].g->active & test)) {
-            fresh = 1;
-            if (!best || t[i].stat > best->stat)
-                best = &t[i];
-        }
+        t[i].s = &ss[i];
+        t[i].pv = 1.0;
+        sig[i] = fn(c, &ss[i], &t[i], zc, G);
+        if (sig[i] && !(ss[i].g->active & test) &&
+            (!best || t[i].stat > best->stat))
+            best = &t[i];
     }
     for (i = 0; i < n; i++)
-        if (fresh || !t[i].sig)
-            set_active(c->k, t[i].g, test, t[i].sig);
-    if (fresh && best)
+        if (best || !sig[i])
+            set_active(c->k, ss[i].g, test, sig[i]);
+    if (best)
         sg_fire(c, test, best);
 }
 
 void spc_det_subgroup(struct spc_dctx *c)
 {
     struct spc_key *k = c->k;
-    unsigned tests = c->p->sg_tests;
+    unsigned tests = c->p->sg_tests, i, n;
+    struct sgw tot;
+    int numeric = k->kind == SPC_KIND_NUMERIC && c->ev->value_valid;
+    uint32_t G = k->n_sg ? k->n_sg : 1;
+    double zc = zcrit(c->p, G);
+    struct sgs ss[SPC_META_MAX];
 
-    if (--k->sg_refresh == 0) {
-        k->sg_refresh = c->p->sg_window;
-        if (spc_sg_refresh(c->eng, k) != SPC_OK)
-            return; /* keeps the incremental sums; retried next window */
-    }
-    if ((tests & SPC_SG_MEAN) && c->ev->value_valid &&
-        k->kind == SPC_KIND_NUMERIC)
-        run_test(c, SPC_SG_MEAN);
+    n = c->n_sg_ent; /* the event's own subgroups, found on entry */
+    if (!n)
+        return;
+    sg_window(&k->sg_tot, &tot);
+    for (i = 0; i < n; i++)
+        sgs_init(&ss[i], &tot, &k->sg[c->sg_ent[i]], c->sg_dim[i]);
+    if ((tests & SPC_SG_MEAN) && numeric)
+        run_test(c, ss, n, SPC_SG_MEAN, test_mean, zc, G);
     if (tests & SPC_SG_YIELD)
-        run_test(c, SPC_SG_YIELD);
-    if ((tests & SPC_SG_VARIANCE) && c->ev->value_valid &&
-        k->kind == SPC_KIND_NUMERIC)
-        run_test(c, SPC_SG_VARIANCE);
+        run_test(c, ss, n, SPC_SG_YIELD, test_yield, zc, G);
+    if ((tests & SPC_SG_VARIANCE) && numeric)
+        run_test(c, ss, n, SPC_SG_VARIANCE, test_var, zc, G);
 }

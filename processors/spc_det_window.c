@@ -6,12 +6,14 @@
  *   edge -> spc_detect_fire()
  * THREADING: @locality worker.
  * REFERENCES:
- *   - Mann, H. B. (1945), Nonparametric tests against trend, Econometrica 13;
- *     Kendall (1975): S = sum_{i<j} sgn(x_j - x_i), Var S = n(n-1)(2n+5)/18
- *     under H0 without ties (ties make the test conservative), continuity
- *     correction S - sgn(S).  Combined with the OLS slope t-test with the
- *     baseline sigma (Montgomery & Runger, Applied Statistics, 11-4), a
- *     single spike cannot move S by more than n-1 of its n(n-1)/2 range.
+ *   - Trend: the OLS slope of the last w values, winsorized at +-3 sigma of
+ *     the baseline, tested with the baseline sigma (t = b sqrt(Sxx) / sigma,
+ *     Montgomery & Runger, Applied Statistics, 11-4), kept in O(1) per
+ *     event by sliding its sums; a single spike moves t by at most
+ *     3 (w-1)/2 / sqrt(Sxx) = 0.8 at w = 40.  A new alarm also needs the
+ *     Mann-Kendall test (Mann 1945; Kendall 1975: S = sum_{i<j}
+ *     sgn(x_j - x_i), Var S = n(n-1)(2n+5)/18 without ties, continuity
+ *     correction) to agree, so only a monotonic change is called a trend.
  *   - Variance: mean squared successive difference (von Neumann et al.
  *     1941), q = sum (x_i - x_{i-1})^2 / (2m); Var(q)/sigma^4 = (3n-4)/
  *     (n-1)^2 for iid normal data, so nu q ~ chi2(nu), nu = 2m^2/(3m-1)
@@ -29,63 +31,102 @@ static inline int sgn(double d)
     return (d > 0) - (d < 0);
 }
 
-void spc_det_trend_update(struct spc_dctx *c, const struct spc_sample *l,
-                          int have_leaving)
+/* Clipped, centred value for the trend sums. */
+static inline double tr_y(const struct spc_key *k, double x)
 {
-    struct spc_key *k = c->k;
-    const struct spc_ring *r = &k->ring;
-    uint32_t m = SPC_MIN(r->count, c->p->trend_window - 1), age;
-    int lv = have_leaving && !isnan(l->value), nv = c->ev->value_valid;
-    int32_t ds = 0;
+    x = x < k->tr_lo ? k->tr_lo : x > k->tr_hi ? k->tr_hi : x;
+    return x - k->tr_center;
+}
 
-    if (!c->p->enabled[SPC_DET_TREND] || (!lv && !nv))
-        return;
-    for (age = 0; age < m; age++) {
-        double v = spc_ring_back(r, age)->value;
+/* Exact recomputation of the OLS sums over the newest w events, with the
+ * clip bounds of the current baseline (+-3 sigma) fixed until the next
+ * recomputation so additions and removals stay consistent. */
+static void trend_refresh(struct spc_key *k, uint32_t w, double mu,
+                          double sigma)
+{
+    uint32_t n = SPC_MIN(w, k->ring.count), na, nb, i;
+    const struct spc_sample *a, *b;
+
+    k->tr_center = mu;
+    k->tr_lo = mu - 3.0 * sigma;
+    k->tr_hi = mu + 3.0 * sigma;
+    k->tr_s1 = k->tr_s2 = k->tr_sy = k->tr_siy = 0.0;
+    k->tr_n = 0;
+    spc_ring_spans(&k->ring, n, &a, &na, &b, &nb);
+    for (i = 0; i < n; i++) {
+        double v = i < na ? a[i].value : b[i - na].value, y;
+        double pos = (double)(w - n + i); /* newest at w - 1 */
 
         if (isnan(v))
             continue;
-        if (lv)
-            ds -= sgn(v - l->value);
-        if (nv)
-            ds += sgn(c->x - v);
+        y = tr_y(k, v);
+        k->tr_n++;
+        k->tr_s1 += pos;
+        k->tr_s2 += pos * pos;
+        k->tr_sy += y;
+        k->tr_siy += pos * y;
     }
-    k->mk_s += ds;
+    k->tr_next = (uint16_t)w;
 }
 
-struct ols {
-    uint32_t n;
-    double slope, sxx;
-};
-
-/* OLS of value on event position over the window (oldest at 0). */
-static void window_ols(const struct spc_ring *r, uint32_t w, double center,
-                       struct ols *o)
+void spc_trend_slide(struct spc_dctx *c)
 {
-    double si = 0, sy = 0, sii = 0, siy = 0, mi, my;
-    uint32_t i;
+    struct spc_key *k = c->k;
+    const struct spc_ring *r = &k->ring;
+    uint32_t w = c->p->trend_window;
+    double xn = spc_ring_back(r, 0)->value, n, last = w - 1.0;
 
-    o->n = 0;
-    for (i = 0; i < w; i++) {
-        double y = spc_ring_back(r, w - 1 - i)->value;
-
-        if (isnan(y))
-            continue;
-        y -= center;
-        o->n++;
-        si += i;
-        sy += y;
-        sii += (double)i * i;
-        siy += i * y;
-    }
-    if (o->n < 3) {
-        o->slope = o->sxx = 0;
+    if (!c->p->enabled[SPC_DET_TREND] || !c->base_ok)
+        return;
+    if (k->tr_next == 0 || --k->tr_next == 0) {
+        trend_refresh(k, w, c->mu, c->sigma);
         return;
     }
-    mi = si / o->n;
-    my = sy / o->n;
-    o->sxx = sii - o->n * mi * mi;
-    o->slope = o->sxx > 0 ? (siy - o->n * mi * my) / o->sxx : 0.0;
+    if (r->count > w) { /* the oldest, at position 0, leaves */
+        double xl = spc_ring_back(r, w)->value;
+
+        if (!isnan(xl)) {
+            k->tr_n--;
+            k->tr_sy -= tr_y(k, xl);
+        }
+    }
+    /* every remaining position moves down by one */
+    n = k->tr_n;
+    k->tr_s2 = k->tr_s2 - 2.0 * k->tr_s1 + n;
+    k->tr_s1 -= n;
+    k->tr_siy -= k->tr_sy;
+    if (!isnan(xn)) { /* the new one enters at position w - 1 */
+        double y = tr_y(k, xn);
+
+        k->tr_n++;
+        k->tr_s1 += last;
+        k->tr_s2 += last * last;
+        k->tr_sy += y;
+        k->tr_siy += last * y;
+    }
+}
+
+/* Mann-Kendall S of the newest w events, O(w^2): computed only when the
+ * OLS test is already significant, to confirm a monotonic change. */
+static int32_t mann_kendall(const struct spc_ring *r, uint32_t w)
+{
+    const struct spc_sample *a, *b;
+    uint32_t na, nb, i, j;
+    int32_t s = 0;
+
+    spc_ring_spans(r, w, &a, &na, &b, &nb);
+    for (i = 0; i < w; i++) {
+        double vi = i < na ? a[i].value : b[i - na].value;
+
+        if (isnan(vi))
+            continue;
+        for (j = i + 1; j < w; j++) {
+            double vj = j < na ? a[j].value : b[j - na].value;
+
+            s += (vj > vi) - (vj < vi); /* NaN: both false */
+        }
+    }
+    return s;
 }
 
 static void trend_fire(struct spc_dctx *c, double slope, double zmk, double t,
@@ -118,54 +159,98 @@ void spc_det_trend(struct spc_dctx *c)
 {
     struct spc_key *k = c->k;
     uint32_t w = c->p->trend_window;
-    double zc = c->p->d_trend_zc, var, zmk, t;
-    struct ols o;
-    int up, down;
+    double n = k->tr_n, zc = c->p->d_trend_zc, sxx, slope, t, zmk = 0.0;
+    int up = 0, down = 0, active;
 
-    if (k->ring.count < w)
+    if (k->ring.count < w || k->tr_n < SPC_MAX(8u, w / 2))
         return;
-    window_ols(&k->ring, w, c->mu, &o);
-    if (o.n < SPC_MAX(8u, w / 2) || o.sxx <= 0)
+    sxx = k->tr_s2 - k->tr_s1 * k->tr_s1 / n;
+    if (sxx <= 0.0)
         return;
-    var = o.n * (o.n - 1.0) * (2.0 * o.n + 5.0) / 18.0;
-    zmk = (k->mk_s - sgn(k->mk_s)) / sqrt(var);
-    t = o.slope * sqrt(o.sxx) / c->sigma;
-    /* both tests agree; cleared after half a window below half-way */
-    up = zmk > zc && t > zc && o.slope / c->sigma >= c->p->trend_min_slope;
-    down = zmk < -zc && t < -zc &&
-           -o.slope / c->sigma >= c->p->trend_min_slope;
-    if (spc_latch(&k->active, SPC_DET_TREND, up, zmk < zc / 2 || t < zc / 2,
-                  &k->trend_quiet, SPC_MIN(255u, w / 2)) ||
-        spc_latch(&k->active, SPC_ACT_TREND_DN, down,
-                  zmk > -zc / 2 || t > -zc / 2, &k->trend_quiet,
-                  SPC_MIN(255u, w / 2)))
-        trend_fire(c, o.slope, zmk, t, o.n);
+    slope = (k->tr_siy - k->tr_s1 * k->tr_sy / n) / sxx;
+    t = slope * sqrt(sxx) / c->sigma; /* known-sigma t of the slope */
+    active = ((k->active >> SPC_DET_TREND) | (k->active >> SPC_ACT_TREND_DN)) &
+             1;
+    if (!active && fabs(t) > zc &&
+        fabs(slope) / c->sigma >= c->p->trend_min_slope) {
+        double s = mann_kendall(&k->ring, w);
+
+        zmk = (s - (s > 0) + (s < 0)) /
+              sqrt(n * (n - 1.0) * (2.0 * n + 5.0) / 18.0);
+        up = t > zc && zmk > zc;
+        down = t < -zc && zmk < -zc;
+    }
+    /* cleared after half a window with the slope under half the limit */
+    if (spc_latch(&k->active, SPC_DET_TREND, up, t < zc / 2, &k->trend_quiet,
+                  SPC_MIN(255u, w / 2)) ||
+        spc_latch(&k->active, SPC_ACT_TREND_DN, down, t > -zc / 2,
+                  &k->trend_quiet, SPC_MIN(255u, w / 2)))
+        trend_fire(c, slope, zmk, t, k->tr_n);
 }
 
-/* Winsorized mean squared successive difference over the last w events, in
- * units of the baseline variance; *m receives the number of pairs.  Each
- * squared difference is capped at (3 sqrt 2)^2 = 18 times the larger of the
- * baseline variance and the previous window's, so a spike counts as at most
- * a 3-sigma step while a real growth of the spread raises the cap with it. */
-static double mssd_ratio(const struct spc_ring *r, uint32_t w, double sigma,
-                         double prev_q, uint32_t *m)
+/* Exact recomputation of the windowed sum of capped squared successive
+ * differences.  The cap is (3 sqrt 2)^2 = 18 times the larger of the
+ * baseline variance and the last window's, fixed until the next
+ * recomputation so additions and removals stay consistent: a spike counts
+ * as at most a 3-sigma step while a real growth of the spread raises the
+ * cap with it. */
+static void variance_refresh(struct spc_key *k, uint32_t w, double sigma)
 {
-    const double cap = 18.0 * SPC_MAX(1.0, prev_q);
+    const struct spc_sample *a, *b;
+    uint32_t na, nb, i, n = SPC_MIN(w, k->ring.count);
     double prev = NAN, s = 0.0;
-    uint32_t i;
 
-    *m = 0;
-    for (i = 0; i < w; i++) {
-        double v = spc_ring_back(r, w - 1 - i)->value, d;
+    k->var_cap = 18.0 * SPC_MAX(1.0, k->var_q) * sigma * sigma;
+    k->var_m = 0;
+    spc_ring_spans(&k->ring, n, &a, &na, &b, &nb);
+    for (i = 0; i < n; i++) {
+        double v = i < na ? a[i].value : b[i - na].value, d;
 
         if (!isnan(v) && !isnan(prev)) {
-            d = (v - prev) / sigma;
-            s += SPC_MIN(d * d, cap);
-            (*m)++;
+            d = v - prev;
+            s += SPC_MIN(d * d, k->var_cap);
+            k->var_m++;
         }
         prev = v;
     }
-    return *m ? s / (2.0 * *m) : 1.0;
+    k->var_sum = s;
+    k->var_next = (uint16_t)w;
+}
+
+static inline double capped_sq(const struct spc_key *k, double x, double y)
+{
+    double d = x - y;
+
+    return SPC_MIN(d * d, k->var_cap);
+}
+
+void spc_variance_slide(struct spc_dctx *c)
+{
+    struct spc_key *k = c->k;
+    const struct spc_ring *r = &k->ring;
+    uint32_t w = c->p->var_window;
+    double x0, x1, xw, xw1;
+
+    if (!c->p->enabled[SPC_DET_VARIANCE] || !c->base_ok)
+        return;
+    if (k->var_cap == 0.0 || --k->var_next == 0) {
+        variance_refresh(k, w, c->sigma);
+        return;
+    }
+    x0 = spc_ring_back(r, 0)->value;
+    x1 = r->count > 1 ? spc_ring_back(r, 1)->value : NAN;
+    if (!isnan(x0) && !isnan(x1)) { /* the new pair enters */
+        k->var_sum += capped_sq(k, x0, x1);
+        k->var_m++;
+    }
+    if (r->count > w) { /* the oldest pair leaves */
+        xw = spc_ring_back(r, w)->value;
+        xw1 = spc_ring_back(r, w - 1)->value;
+        if (!isnan(xw) && !isnan(xw1)) {
+            k->var_sum = SPC_MAX(0.0, k->var_sum - capped_sq(k, xw1, xw));
+            k->var_m--;
+        }
+    }
 }
 
 static void variance_fire(struct spc_dctx *c, int up, double q, uint32_t m)
@@ -200,11 +285,10 @@ void spc_det_variance(struct spc_dctx *c)
     uint32_t w = c->p->var_window, m;
     double q, hi = c->p->d_var_hi, lo = c->p->d_var_lo;
 
-    if (k->ring.count < w)
+    if (k->ring.count < w || k->var_m < w / 2)
         return;
-    q = mssd_ratio(&k->ring, w, c->sigma, k->var_q, &m);
-    if (m < w / 2)
-        return;
+    m = k->var_m;
+    q = k->var_sum / (2.0 * m * c->sigma * c->sigma);
     k->var_q = q;
     /* cleared once the ratio stayed half-way back to 1 for half a window */
     if (spc_latch(&k->active, SPC_DET_VARIANCE, q > hi, q < (1.0 + hi) / 2,
@@ -368,9 +452,7 @@ static void flat_invalid(struct spc_dctx *c)
 {
     struct spc_key *k = c->k;
     const struct spc_params *p = c->p;
-    uint32_t w = p->flat_invalid_window;
-    uint64_t mask = w >= 64 ? UINT64_MAX : ((1ull << w) - 1);
-    uint32_t cnt = (uint32_t)__builtin_popcountll(k->invalid_bits & mask);
+    uint32_t w = p->flat_invalid_window, cnt = k->inv_count;
     double before, pb, pv = 1.0, rate = (double)cnt / w;
     int on;
 

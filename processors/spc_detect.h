@@ -26,7 +26,30 @@ struct spc_dctx {
     int base_ok;       /* baseline ready and not degenerate */
     double widen;      /* estimation-error factor sqrt(1 + 1/n), 1 if known */
     double nbase;      /* baseline sample count (1e9 when known) */
+    const uint32_t *tuples; /* the engine's tuple table (stable during an
+                               event) */
+    unsigned ndims;
+    /* subgroup entries (indexes into k->sg) of this event, found when it
+     * entered the window; indexes, as adding an entry may move the array */
+    uint16_t sg_ent[SPC_META_MAX];
+    unsigned sg_dim[SPC_META_MAX];
+    unsigned n_sg_ent;
 };
+
+/** Interned value of dimension @p dim in metadata tuple @p tuple. */
+static inline uint32_t spc_tuple_val(const struct spc_dctx *c, uint32_t tuple,
+                                     unsigned dim)
+{
+    return c->tuples[(size_t)tuple * c->ndims + dim];
+}
+
+/** Bits set in a byte. */
+static inline unsigned spc_popc8(uint8_t x)
+{
+    x = (uint8_t)(x - ((x >> 1) & 0x55));
+    x = (uint8_t)((x & 0x33) + ((x >> 2) & 0x33));
+    return (x + (x >> 4)) & 0x0f;
+}
 
 /**
  * @brief Hysteresis: @returns 1 exactly when condition @p on starts for
@@ -112,9 +135,8 @@ void spc_detect_where(const struct spc_dctx *c, char *out, size_t size);
 void spc_detect_fmt_value(const struct spc_dctx *c, double v, char *out,
                           size_t size);
 
-/** Metadata value of dimension @p dim in tuple @p tuple (interned id). */
-uint32_t spc_engine_tuple_value(const struct spc_engine *e, uint32_t tuple,
-                                unsigned dim);
+/** The engine's tuple table (valid until the next new tuple). */
+const uint32_t *spc_engine_tuples(const struct spc_engine *e);
 /** Interned string of @p id. */
 const char *spc_engine_str(const struct spc_engine *e, uint32_t id);
 /** The engine's dimension names. */
@@ -130,9 +152,10 @@ void spc_det_ewma(struct spc_dctx *c);
 void spc_det_cusum(struct spc_dctx *c);
 void spc_det_runs(struct spc_dctx *c);
 /* Window detectors (evaluated after the sample entered the window). */
-void spc_det_trend_update(struct spc_dctx *c, const struct spc_sample *leaving,
-                          int have_leaving);
 void spc_det_trend(struct spc_dctx *c);
+/* Incremental window statistics, after each push (all numeric events). */
+void spc_trend_slide(struct spc_dctx *c);
+void spc_variance_slide(struct spc_dctx *c);
 void spc_det_variance(struct spc_dctx *c);
 void spc_det_near_limit(struct spc_dctx *c);
 void spc_det_flatline(struct spc_dctx *c);
@@ -143,9 +166,10 @@ void spc_det_subgroup(struct spc_dctx *c);
 uint32_t spc_near_flags(const struct spc_key *k, const struct spc_params *p,
                         double x);
 
-/* Subgroup window maintenance (spc_det_subgroup.c). */
-spc_err_t spc_sg_add(struct spc_engine *e, struct spc_key *k,
-                     const struct spc_sample *s, int sign) SPC_WUR;
-spc_err_t spc_sg_refresh(struct spc_engine *e, struct spc_key *k) SPC_WUR;
+/* Subgroup window maintenance (spc_det_subgroup.c): the new sample enters
+ * the current bucket of the jumping window. */
+spc_err_t spc_sg_slide(struct spc_dctx *c, const struct spc_sample *s) SPC_WUR;
+/** Bytes held by a key's subgroup table. */
+size_t spc_sg_bytes(const struct spc_key *k);
 
 #endif /* SPC_DETECT_H */

@@ -53,6 +53,8 @@ struct spc_engine {
     uint32_t ntslots;
     struct spc_engine_stats st;
     struct spc_buf scratch;
+    struct spc_key **batch; /* keys of the events being processed */
+    size_t cap_batch;
 };
 
 const struct spc_dims *spc_engine_dims(const struct spc_engine *e)
@@ -70,10 +72,9 @@ const char *spc_engine_str(const struct spc_engine *e, uint32_t id)
     return spc_intern_str(e->strs, id);
 }
 
-uint32_t spc_engine_tuple_value(const struct spc_engine *e, uint32_t tuple,
-                                unsigned dim)
+const uint32_t *spc_engine_tuples(const struct spc_engine *e)
 {
-    return e->tuples[(size_t)tuple * e->ndims + dim];
+    return e->tuples;
 }
 
 struct spc_engine *spc_engine_new(const struct spc_config *cfg, char *errstr,
@@ -105,6 +106,7 @@ static void key_free(struct spc_key *k)
 {
     spc_ring_fini(&k->ring);
     free(k->sg);
+    free(k->sg_ix);
     free(k);
 }
 
@@ -117,6 +119,7 @@ void spc_engine_destroy(struct spc_engine *e)
     for (i = 0; i < e->nkeys; i++)
         key_free(e->keys[i]);
     free(e->keys);
+    free(e->batch);
     free(e->slots);
     free(e->tuples);
     free(e->tslots);
@@ -133,11 +136,12 @@ void spc_engine_set_sink(struct spc_engine *e, spc_anomaly_cb *cb,
     e->sink_opaque = opaque;
 }
 
-static uint64_t key_hash(const char *plan, const char *step, const char *meas)
+/* Hash of (plan, step, measurement); @p plan_h = hash of the plan, which
+ * a batch (one report) computes once. */
+static uint64_t key_hash(uint64_t plan_h, const char *step, const char *meas)
 {
-    uint64_t h = spc_hash64(plan, strlen(plan), 1);
+    uint64_t h = spc_hash64(step, strlen(step), plan_h);
 
-    h = spc_hash64(step, strlen(step), h);
     return spc_hash64(meas, strlen(meas), h);
 }
 
@@ -209,15 +213,14 @@ static spc_err_t key_init(struct spc_engine *e, struct spc_key *k,
         return err;
     if (k->p->known)
         base_set_known(k);
-    k->sg_refresh = k->p->sg_window;
     k->sg_center = NAN;
     return SPC_OK;
 }
 
 static struct spc_key *key_get(struct spc_engine *e,
-                               const struct spc_event *ev, spc_err_t *err)
+                               const struct spc_event *ev, uint64_t h,
+                               spc_err_t *err)
 {
-    uint64_t h = key_hash(ev->test_plan, ev->test_step, ev->measurement);
     uint32_t i = (uint32_t)h & (e->nslots - 1);
     struct spc_key *k;
 
@@ -532,7 +535,8 @@ size_t spc_engine_rebaseline(struct spc_engine *e, const char *glob)
         k->nvalid = 0;
         k->base_seq = k->seq;
         k->y_base_pass = k->y_base_n = 0;
-        k->sg_active_any = 0;
+        k->var_cap = 0.0;
+        k->var_q = 0.0;
         k->dirty = 1;
         n++;
     }
@@ -585,22 +589,23 @@ static void windows_slide(struct spc_dctx *c, const struct spc_sample *s)
         k->nl_hi -= (l->mp & SPC_SAMPLE_NEAR_HI) ? 1 : 0;
         k->nl_lo -= (l->mp & SPC_SAMPLE_NEAR_LO) ? 1 : 0;
     }
-    l = leaving(k, p->trend_window);
-    spc_det_trend_update(c, l, l != NULL);
-    k->invalid_bits = (k->invalid_bits << 1) | (isnan(s->value) ? 1u : 0u);
+    { /* invalid values among the last flat_invalid_window events */
+        uint32_t w = p->flat_invalid_window;
+        uint32_t out = k->seq > w ? (uint32_t)(k->invalid_bits >> (w - 1)) & 1
+                                  : 0;
+
+        k->invalid_bits = (k->invalid_bits << 1) | (isnan(s->value) ? 1u : 0u);
+        k->inv_count = (uint8_t)(k->inv_count + (k->invalid_bits & 1) - out);
+    }
 }
 
 static spc_err_t subgroup_slide(struct spc_dctx *c, const struct spc_sample *s)
 {
     struct spc_key *k = c->k;
-    const struct spc_sample *l = leaving(k, k->p->sg_window);
-    spc_err_t err;
 
     if (!k->p->enabled[SPC_DET_SUBGROUP])
         return SPC_OK;
-    if (l && (err = spc_sg_add(c->eng, k, l, -1)))
-        return err;
-    return spc_sg_add(c->eng, k, s, +1);
+    return spc_sg_slide(c, s);
 }
 
 static void point_detectors(struct spc_dctx *c)
@@ -642,22 +647,20 @@ static void window_detectors(struct spc_dctx *c)
 }
 
 static spc_err_t process_one(struct spc_engine *e, const struct spc_event *ev,
-                             uint32_t tuple)
+                             struct spc_key *k, uint32_t tuple)
 {
     struct spc_dctx c;
     struct spc_sample s;
-    struct spc_key *k;
     spc_err_t err = SPC_OK;
 
-    k = key_get(e, ev, &err);
-    if (!k)
-        return err;
     memset(&c, 0, sizeof(c));
     c.eng = e;
     c.k = k;
     c.p = k->p;
     c.ev = ev;
     c.tuple = tuple;
+    c.tuples = e->tuples;
+    c.ndims = e->ndims;
     c.x = ev->value;
     k->seq++;
     k->dirty = 1;
@@ -689,6 +692,10 @@ static spc_err_t process_one(struct spc_engine *e, const struct spc_event *ev,
         k->nvalid++;
         spc_welford_add(&k->lr, s.value);
     }
+    if (k->kind == SPC_KIND_NUMERIC) {
+        spc_trend_slide(&c);
+        spc_variance_slide(&c);
+    }
     window_detectors(&c);
     if (k->kind == SPC_KIND_NUMERIC) {
         if (k->active || k->runs.active)
@@ -704,6 +711,53 @@ static int same_meta(const struct spc_event *a, const struct spc_event *b,
     return memcmp(a->meta, b->meta, n * sizeof(a->meta[0])) == 0;
 }
 
+/* Bring the lines the next event will touch towards the cache while the
+ * current one is processed (state of 10 000 keys does not fit in L3). */
+static void prefetch_key(const struct spc_key *k)
+{
+    const struct spc_ring *r = &k->ring;
+    uint32_t i;
+
+    __builtin_prefetch((const char *)k + 64);
+    __builtin_prefetch((const char *)k + 128);
+    __builtin_prefetch((const char *)k + 192);
+    __builtin_prefetch(r->s + (r->head ? r->head - 1 : r->cap - 1));
+    __builtin_prefetch(r->s + r->head, 1);
+    for (i = 0; i < r->nvalid; i += 32) /* the sorted index: 64-byte lines */
+        __builtin_prefetch(r->ix + i);
+}
+
+/* Resolve (creating when new) the keys of ev[0..n) into e->batch. */
+static spc_err_t resolve_keys(struct spc_engine *e, const struct spc_event *ev,
+                              size_t n)
+{
+    const char *plan = NULL;
+    uint64_t plan_h = 0, h;
+    size_t i;
+    spc_err_t err = SPC_OK;
+
+    if (n > e->cap_batch) {
+        struct spc_key **b = spc_realloc(e->batch, n * sizeof(*b));
+
+        if (!b)
+            return SPC_ERR_NOMEM;
+        e->batch = b;
+        e->cap_batch = n;
+    }
+    for (i = 0; i < n; i++) {
+        if (ev[i].test_plan != plan) {
+            plan = ev[i].test_plan;
+            plan_h = spc_hash64(plan, strlen(plan), 1);
+        }
+        h = key_hash(plan_h, ev[i].test_step, ev[i].measurement);
+        e->batch[i] = key_get(e, &ev[i], h, &err);
+        if (!e->batch[i])
+            return err;
+        __builtin_prefetch(e->batch[i]);
+    }
+    return SPC_OK;
+}
+
 spc_err_t spc_engine_process(struct spc_engine *e, const struct spc_event *ev,
                              size_t n)
 {
@@ -712,14 +766,18 @@ spc_err_t spc_engine_process(struct spc_engine *e, const struct spc_event *ev,
     size_t i;
     spc_err_t err;
 
+    if ((err = resolve_keys(e, ev, n)))
+        return err;
     for (i = 0; i < n; i++) {
+        if (i + 1 < n)
+            prefetch_key(e->batch[i + 1]);
         /* events of one report share their meta pointers: intern once */
         if (!tuple_ev || !same_meta(tuple_ev, &ev[i], e->ndims)) {
             if ((err = tuple_of(e, &ev[i], &tuple)))
                 return err;
             tuple_ev = &ev[i];
         }
-        if ((err = process_one(e, &ev[i], tuple)))
+        if ((err = process_one(e, &ev[i], e->batch[i], tuple)))
             return err;
     }
     return SPC_OK;
@@ -737,7 +795,7 @@ void spc_engine_get_stats(const struct spc_engine *e,
 
     for (i = 0; i < e->nkeys; i++)
         bytes += sizeof(struct spc_key) + spc_ring_bytes(&e->keys[i]->ring) +
-                 e->keys[i]->cap_sg * sizeof(struct spc_sg);
+                 spc_sg_bytes(e->keys[i]);
     *out = e->st;
     out->keys = e->nkeys;
     out->state_bytes = bytes;

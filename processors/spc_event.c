@@ -70,30 +70,51 @@ int spc_dims_add(struct spc_dims *d, const char *name)
     return (int)d->n++;
 }
 
-static const struct {
-    const char *name;
-    enum spc_compop op;
-} compops[] = {
-    {"LOG", SPC_COMPOP_LOG},   {"EQ", SPC_COMPOP_EQ},
-    {"NE", SPC_COMPOP_NE},     {"GT", SPC_COMPOP_GT},
-    {"GE", SPC_COMPOP_GE},     {"LT", SPC_COMPOP_LT},
-    {"LE", SPC_COMPOP_LE},     {"GTLT", SPC_COMPOP_GTLT},
-    {"GTLE", SPC_COMPOP_GTLE}, {"GELT", SPC_COMPOP_GELT},
-    {"GELE", SPC_COMPOP_GELE}, {"LTGT", SPC_COMPOP_LTGT},
-    {"LTGE", SPC_COMPOP_LTGE}, {"LEGT", SPC_COMPOP_LEGT},
-    {"LEGE", SPC_COMPOP_LEGE},
-};
+/* Hot path (once per event): dispatch on length and letters instead of a
+ * table of strcmp calls. */
+static enum spc_compop compop2(const char *s)
+{
+    if (s[0] == 'E' && s[1] == 'Q')
+        return SPC_COMPOP_EQ;
+    if (s[0] == 'N' && s[1] == 'E')
+        return SPC_COMPOP_NE;
+    if (s[1] != 'T' && s[1] != 'E')
+        return SPC_COMPOP_OTHER;
+    if (s[0] == 'G')
+        return s[1] == 'T' ? SPC_COMPOP_GT : SPC_COMPOP_GE;
+    if (s[0] == 'L')
+        return s[1] == 'T' ? SPC_COMPOP_LT : SPC_COMPOP_LE;
+    return SPC_COMPOP_OTHER;
+}
 
 enum spc_compop spc_compop_parse(const char *s)
 {
-    size_t i;
+    static const enum spc_compop four[2][2][2][2] = {
+        /* [G/L][T/E][G/L][T/E] */
+        {{{SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}, {SPC_COMPOP_GTLT, SPC_COMPOP_GTLE}},
+         {{SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}, {SPC_COMPOP_GELT, SPC_COMPOP_GELE}}},
+        {{{SPC_COMPOP_LTGT, SPC_COMPOP_LTGE}, {SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}},
+         {{SPC_COMPOP_LEGT, SPC_COMPOP_LEGE}, {SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}}},
+    };
+    size_t n;
+    int a, b, c, d;
 
     if (!s)
         return SPC_COMPOP_NONE;
-    for (i = 0; i < SPC_ARRAY_SIZE(compops); i++)
-        if (strcmp(s, compops[i].name) == 0)
-            return compops[i].op;
-    return SPC_COMPOP_OTHER;
+    n = strlen(s);
+    if (n == 3)
+        return strcmp(s, "LOG") == 0 ? SPC_COMPOP_LOG : SPC_COMPOP_OTHER;
+    if (n == 2)
+        return compop2(s);
+    if (n != 4)
+        return SPC_COMPOP_OTHER;
+    a = s[0] == 'G' ? 0 : s[0] == 'L' ? 1 : -1;
+    b = s[1] == 'T' ? 0 : s[1] == 'E' ? 1 : -1;
+    c = s[2] == 'G' ? 0 : s[2] == 'L' ? 1 : -1;
+    d = s[3] == 'T' ? 0 : s[3] == 'E' ? 1 : -1;
+    if (a < 0 || b < 0 || c < 0 || d < 0 || a == c)
+        return SPC_COMPOP_OTHER;
+    return four[a][b][c][d];
 }
 
 void spc_spec_from_limits(enum spc_compop op, int has_low, double low,

@@ -52,16 +52,23 @@ struct spc_runs {
     uint8_t have_prev;
 };
 
-/** Per metadata value statistics over the subgroup window; the table is
- *  open-addressed on (value, dim); value 0 marks an empty slot. */
+/** Sums of one half-window bucket (values clipped and centred). */
+struct spc_sgb {
+    uint16_t n;     /* valid samples */
+    uint16_t ne;    /* events (yield) */
+    uint16_t npass; /* passing events */
+    float sum, sumsq;
+};
+
+/** Per metadata value statistics over the subgroup window: a jumping window
+ *  of two buckets of sg_window/2 events each (b[cur] filling, the other the
+ *  previous half), so sums are only ever added to and a bucket is cleared
+ *  when it is reused -- no removals, no rounding drift. */
 struct spc_sg {
     uint32_t value; /* interned metadata value id */
     uint8_t dim;
     uint8_t active; /* SPC_SG_* conditions active */
-    uint16_t n;     /* valid samples in window */
-    uint16_t ne;    /* events in window (yield) */
-    uint16_t npass; /* passing events in window */
-    double sum, sumsq; /* of clipped, centred values */
+    struct spc_sgb b[2];
 };
 
 struct spc_key {
@@ -87,10 +94,21 @@ struct spc_key {
     /* cusum (standardised) */
     double cu_hi, cu_lo;
     uint32_t cu_hi_n, cu_lo_n;
-    /* trend: Mann-Kendall S over the trend window (events) */
-    int32_t mk_s;
-    /* variance: last MSSD ratio (scales the winsorizing cap) */
-    double var_q;
+    /* trend: OLS sums over the trend window of values clipped to
+     * [tr_lo, tr_hi] minus tr_center; positions 0 (oldest) .. w-1 */
+    double tr_s1, tr_s2, tr_sy, tr_siy;
+    double tr_center, tr_lo, tr_hi; /* fixed between exact refreshes */
+    uint16_t tr_n;    /* valid samples in the window */
+    uint16_t tr_next; /* events until the next exact recomputation */
+    /* variance: windowed sum of capped squared successive differences,
+     * maintained incrementally, recomputed exactly every window */
+    double var_q;     /* last ratio to the baseline variance */
+    double var_sum;   /* sum of min(d^2, var_cap) over the window's pairs */
+    double var_cap;   /* cap in squared value units, fixed between refreshes */
+    uint16_t var_m;   /* pairs in the window */
+    uint16_t var_next; /* events until the next exact recomputation */
+    /* flatline: invalid values among the last flat_invalid_window events */
+    uint8_t inv_count;
     /* consecutive evaluations with the off-condition (sustained clearing) */
     uint8_t ewma_quiet, var_quiet, trend_quiet;
     /* yield and near-limit counts over their windows */
@@ -102,12 +120,14 @@ struct spc_key {
     uint64_t invalid_bits; /* last 64 events, 1 = invalid */
     /* runs */
     struct spc_runs runs;
-    /* subgroup */
-    struct spc_sg *sg;   /* hash table, cap_sg slots (power of two) */
-    struct spc_sg sg_tot; /* all samples of the window */
-    uint16_t n_sg, cap_sg;
-    double sg_center;      /* offset subtracted before summing */
-    uint32_t sg_refresh;   /* events until the next exact recomputation */
+    /* subgroup: dense entries + open-addressed index of entry numbers + 1 */
+    struct spc_sg *sg;      /* cap_sg entries, n_sg used */
+    uint16_t *sg_ix;        /* ix_sg slots (power of two), 0 = empty */
+    struct spc_sg sg_tot;   /* all samples of the window */
+    uint16_t n_sg, cap_sg, ix_sg;
+    uint8_t sg_cur;         /* bucket being filled */
+    uint16_t sg_fill;       /* events in the current bucket */
+    double sg_center;       /* offset subtracted before summing */
 };
 
 #endif /* SPC_KEY_H */
