@@ -184,15 +184,15 @@ static void params_defaults(struct spc_params *p, unsigned ndims)
     p->rz_eps = 1e-12;
     p->rz_min_samples = 30;
     p->ewma_lambda = 0.1;
-    p->ewma_L = 3.6;
+    p->ewma_L = 4.2;
     p->ewma_exact = 1;
     p->ewma_clip = 4.0;
     p->cusum_k = 0.5;
-    p->cusum_h = 9.0;
+    p->cusum_h = 10.0;
     p->cusum_fir = 0;
     p->cusum_clip = 4.0;
-    p->trend_window = 40;
-    p->trend_alpha = 1e-6;
+    p->trend_window = 100;
+    p->trend_alpha = 1e-5;
     p->trend_min_slope = 0.0;
     p->var_window = 50;
     p->var_ratio = 1.5;
@@ -505,13 +505,19 @@ static spc_err_t check_params(const struct spc_params *p, uint32_t buffer,
 {
     static const struct {
         size_t off;
+        int det;
         const char *name;
     } windows[] = {
-        {offsetof(struct spc_params, trend_window), "detectors.trend.window"},
-        {offsetof(struct spc_params, var_window), "detectors.variance.window"},
-        {offsetof(struct spc_params, yield_window), "detectors.yield.window"},
-        {offsetof(struct spc_params, nl_window), "detectors.near_limit.window"},
-        {offsetof(struct spc_params, sg_window), "detectors.subgroup.window"},
+        {offsetof(struct spc_params, trend_window), SPC_DET_TREND,
+         "detectors.trend.window"},
+        {offsetof(struct spc_params, var_window), SPC_DET_VARIANCE,
+         "detectors.variance.window"},
+        {offsetof(struct spc_params, yield_window), SPC_DET_YIELD,
+         "detectors.yield.window"},
+        {offsetof(struct spc_params, nl_window), SPC_DET_NEAR_LIMIT,
+         "detectors.near_limit.window"},
+        {offsetof(struct spc_params, sg_window), SPC_DET_SUBGROUP,
+         "detectors.subgroup.window"},
     };
     size_t i;
 
@@ -519,7 +525,7 @@ static spc_err_t check_params(const struct spc_params *p, uint32_t buffer,
         uint32_t w = *(const uint32_t *)(const void *)((const char *)p +
                                                        windows[i].off);
 
-        if (w >= buffer)
+        if (p->enabled[windows[i].det] && w >= buffer)
             return perr(errstr, size, path, windows[i].name,
                         "window %u must be smaller than buffer_size %u", w,
                         buffer);

@@ -171,14 +171,18 @@ void spc_det_trend(struct spc_dctx *c)
     t = slope * sqrt(sxx) / c->sigma; /* known-sigma t of the slope */
     active = ((k->active >> SPC_DET_TREND) | (k->active >> SPC_ACT_TREND_DN)) &
              1;
-    if (!active && fabs(t) > zc &&
-        fabs(slope) / c->sigma >= c->p->trend_min_slope) {
+    if (k->tr_mk_wait)
+        k->tr_mk_wait--;
+    else if (!active && fabs(t) > zc &&
+             fabs(slope) / c->sigma >= c->p->trend_min_slope) {
         double s = mann_kendall(&k->ring, w);
 
         zmk = (s - (s > 0) + (s < 0)) /
               sqrt(n * (n - 1.0) * (2.0 * n + 5.0) / 18.0);
         up = t > zc && zmk > zc;
         down = t < -zc && zmk < -zc;
+        if (!up && !down) /* O(w^2): not again for a tenth of a window */
+            k->tr_mk_wait = (uint8_t)SPC_MIN(255u, w / 10);
     }
     /* cleared after half a window with the slope under half the limit */
     if (spc_latch(&k->active, SPC_DET_TREND, up, t < zc / 2, &k->trend_quiet,

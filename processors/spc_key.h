@@ -99,6 +99,7 @@ struct spc_key {
     double tr_s1, tr_s2, tr_sy, tr_siy;
     double tr_center, tr_lo, tr_hi; /* fixed between exact refreshes */
     uint16_t tr_n;    /* valid samples in the window */
+    uint8_t tr_mk_wait; /* events before Mann-Kendall is computed again */
     uint16_t tr_next; /* events until the next exact recomputation */
     /* variance: windowed sum of capped squared successive differences,
      * maintained incrementally, recomputed exactly every window */

@@ -78,10 +78,12 @@ def make_reports(n: int, seed: int) -> list[Any]:
     return [r for _u, r in sim.reports()]
 
 
-def measure(api: Any, reports: list[Any]) -> list[float]:
+def measure(api: Any, reports: list[Any], gap_s: float = 0.0) -> list[float]:
     """Submit each report once; return per-submit wall times in ms."""
     out = []
     for r in reports:
+        if gap_s:
+            time.sleep(gap_s)
         r.id = uuid.uuid4()  # a fresh report for the server each time
         t0 = time.perf_counter_ns()
         api.report.submit(r)
@@ -90,7 +92,13 @@ def measure(api: Any, reports: list[Any]) -> list[float]:
 
 
 def run_mode(
-    api: Any, reports: list[Any], rounds: int, block: int, hook_on: Any, hook_off: Any
+    api: Any,
+    reports: list[Any],
+    rounds: int,
+    block: int,
+    hook_on: Any,
+    hook_off: Any,
+    gap_s: float = 0.0,
 ) -> tuple[list[float], list[float]]:
     """Interleave hook-off and hook-on blocks in ABBA order."""
     off: list[float] = []
@@ -103,10 +111,10 @@ def run_mode(
             k += block
             if mode == "on":
                 hook_on()
-                on += measure(api, batch)
+                on += measure(api, batch, gap_s)
             else:
                 hook_off()
-                off += measure(api, batch)
+                off += measure(api, batch, gap_s)
     return off, on
 
 
@@ -146,6 +154,12 @@ def main() -> int:
     ap.add_argument("--block", type=int, default=50, help="submits per interleaved block")
     ap.add_argument("--bootstrap", help="use this broker instead of starting one")
     ap.add_argument("--broker-down", action="store_true", help="also measure with Kafka down")
+    ap.add_argument(
+        "--gap-ms",
+        type=float,
+        default=20.0,
+        help="pause before each submit in the paced run (default 20 ms; 0 = skip it)",
+    )
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
 
@@ -171,10 +185,14 @@ def main() -> int:
         print(f"reports: ~{size:.0f} bytes WSJF each; server {url}; kafka {bootstrap}")
         api = pyWATS(base_url=url, token=TOKEN)
         rounds = max(2, args.n // args.block)
-        scenarios = [("kafka up", bootstrap)]
+        scenarios = [("kafka up, back-to-back submits", bootstrap, 0.0)]
+        if args.gap_ms > 0:
+            scenarios.append(
+                (f"kafka up, paced ({args.gap_ms:g} ms between submits)", bootstrap, args.gap_ms / 1e3)
+            )
         if args.broker_down:
-            scenarios.append(("kafka down (spool)", "127.0.0.1:9"))
-        for name, bs in scenarios:
+            scenarios.append(("kafka down (spool), back-to-back", "127.0.0.1:9", 0.0))
+        for name, bs, gap in scenarios:
             hook = spcstream_pywats.install(
                 bootstrap_servers=bs,
                 topic=f"bench-{uuid.uuid4().hex[:8]}",
@@ -193,7 +211,7 @@ def main() -> int:
 
             run_mode(api, reports, 2, args.block, on, off)  # warm-up
             hook.stats.__init__()  # type: ignore[misc]  # reset counters after warm-up
-            off_t, on_t = run_mode(api, reports, rounds, args.block, on, off)
+            off_t, on_t = run_mode(api, reports, rounds, args.block, on, off, gap)
             on()
             hook.wait_idle(30)
             results.append(summarize(name, off_t, on_t, hook.snapshot()))
