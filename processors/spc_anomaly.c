@@ -112,6 +112,36 @@ static void key_num(struct spc_buf *b, const char *key, double v)
     spc_json_num(b, v);
 }
 
+static void context_to_json(const struct spc_anomaly_ctx *x, struct spc_buf *b)
+{
+    unsigned i;
+
+    if (!x->window_n) {
+        spc_buf_puts(b, ",\"context\":null");
+        return;
+    }
+    spc_buf_printf(b, ",\"context\":{\"window_n\":%u", x->window_n);
+    key_num(b, "recent_mean", x->recent_mean);
+    key_num(b, "recent_sd", x->recent_sd);
+    key_num(b, "recent_yield", x->recent_yield);
+    key_num(b, "baseline_mean", x->baseline_mean);
+    key_num(b, "baseline_sigma", x->baseline_sigma);
+    key_num(b, "baseline_yield", x->baseline_yield);
+    spc_buf_puts(b, ",\"breakdown\":[");
+    for (i = 0; i < x->n_br; i++) {
+        const struct spc_breakdown *r = &x->br[i];
+
+        spc_buf_puts(b, i ? ",{\"dimension\":" : "{\"dimension\":");
+        spc_json_str(b, r->dim);
+        key_str(b, "value", r->value);
+        spc_buf_printf(b, ",\"n\":%u", r->n);
+        key_num(b, "mean", r->mean);
+        key_num(b, "yield", r->yield);
+        spc_buf_putc(b, '}');
+    }
+    spc_buf_puts(b, "]}");
+}
+
 void spc_anomaly_to_json(const struct spc_anomaly *a, struct spc_buf *b)
 {
     char ts[40];
@@ -160,6 +190,7 @@ void spc_anomaly_to_json(const struct spc_anomaly *a, struct spc_buf *b)
         spc_json_str(b, a->meta[i]);
     }
     spc_buf_puts(b, "}");
+    spc_buf_puts(b, a->passed ? ",\"passed\":true" : ",\"passed\":false");
     key_str(b, "message", a->message);
     spc_buf_puts(b, ",\"evidence\":{");
     for (i = 0; i < a->n_ev; i++) {
@@ -168,7 +199,9 @@ void spc_anomaly_to_json(const struct spc_anomaly *a, struct spc_buf *b)
         spc_json_key(b, a->ev[i].name);
         spc_json_num(b, a->ev[i].value);
     }
-    spc_buf_puts(b, "}}");
+    spc_buf_puts(b, "}");
+    context_to_json(&a->ctx, b);
+    spc_buf_putc(b, '}');
 }
 
 static const char *jstr(const json_t *o, const char *k)
@@ -181,6 +214,38 @@ static double jnum(const json_t *o, const char *k)
     const json_t *v = json_object_get(o, k);
 
     return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void context_from_json(const json_t *o, struct spc_anomaly_ctx *x)
+{
+    const json_t *arr, *e;
+    size_t i;
+
+    memset(x, 0, sizeof(*x));
+    if (!json_is_object(o))
+        return;
+    x->window_n = (uint32_t)json_integer_value(json_object_get(o, "window_n"));
+    x->recent_mean = jnum(o, "recent_mean");
+    x->recent_sd = jnum(o, "recent_sd");
+    x->recent_yield = jnum(o, "recent_yield");
+    x->baseline_mean = jnum(o, "baseline_mean");
+    x->baseline_sigma = jnum(o, "baseline_sigma");
+    x->baseline_yield = jnum(o, "baseline_yield");
+    arr = json_object_get(o, "breakdown");
+    json_array_foreach(arr, i, e)
+    {
+        struct spc_breakdown *r;
+
+        if (x->n_br == SPC_BREAKDOWN_MAX || !jstr(e, "dimension") ||
+            !jstr(e, "value"))
+            continue;
+        r = &x->br[x->n_br++];
+        r->dim = jstr(e, "dimension");
+        r->value = jstr(e, "value");
+        r->n = (uint32_t)json_integer_value(json_object_get(e, "n"));
+        r->mean = jnum(e, "mean");
+        r->yield = jnum(e, "yield");
+    }
 }
 
 spc_err_t spc_anomaly_from_json(const json_t *obj, const struct spc_dims *dims,
@@ -240,6 +305,8 @@ spc_err_t spc_anomaly_from_json(const json_t *obj, const struct spc_dims *dims,
     if (json_is_object(meta) && dims)
         for (i = 0; i < (int)dims->n; i++)
             a->meta[i] = jstr(meta, dims->names[i]);
+    a->passed = !json_is_false(json_object_get(obj, "passed"));
+    context_from_json(json_object_get(obj, "context"), &a->ctx);
     msg = jstr(obj, "message");
     snprintf(a->message, sizeof(a->message), "%s", msg ? msg : "");
     evd = json_object_get(obj, "evidence");

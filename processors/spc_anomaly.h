@@ -42,6 +42,29 @@ struct spc_evidence {
     double value;
 };
 
+/** One metadata value's share of the recent window (context breakdown). */
+struct spc_breakdown {
+    const char *dim, *value; /* borrowed, like the rest of the anomaly */
+    uint32_t n;              /* events of this value in the window */
+    double mean;             /* mean of its valid values (NaN if none) */
+    double yield;            /* pass rate of its events */
+};
+
+#define SPC_BREAKDOWN_MAX 32
+
+/** Recent-window context computed when the anomaly fires, so an incident
+ *  can show baseline vs recent statistics and where values differ without
+ *  access to the key state. */
+struct spc_anomaly_ctx {
+    uint32_t window_n;   /* events in the recent window (0: no context) */
+    double recent_mean;  /* of valid values (NaN if none) */
+    double recent_sd;
+    double recent_yield;
+    double baseline_mean, baseline_sigma, baseline_yield;
+    struct spc_breakdown br[SPC_BREAKDOWN_MAX];
+    unsigned n_br;
+};
+
 struct spc_anomaly {
     char id[33]; /* 32 lowercase hex digits */
     enum spc_det detector;
@@ -57,9 +80,11 @@ struct spc_anomaly {
     const char *sg_dim, *sg_value; /* subgroup, or NULL */
     const char *meta[SPC_META_MAX];
     const struct spc_dims *dims; /* names of meta[] */
+    uint8_t passed; /* the unit that triggered it passed this step */
     char message[SPC_MESSAGE_MAX];
     struct spc_evidence ev[SPC_EVIDENCE_MAX];
     unsigned n_ev;
+    struct spc_anomaly_ctx ctx;
 };
 
 /** Append evidence (ignored beyond SPC_EVIDENCE_MAX or when not finite). */

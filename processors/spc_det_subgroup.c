@@ -377,9 +377,11 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
         return 0;
     sgs_var(s);
     F = s->vg / s->vr;
-    if (F < (hold ? 1.0 : r2))
+    /* wider (noise, intermittent contact) or narrower (a stuck reading,
+     * a clamped input): both ways, |ln F| against the normal limit */
+    if (hold ? (F > 1.0 / r2 && F < r2) : (F > 1.0 / (r2 * r2) && F < r2))
         return 0;
-    z = log(F) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
+    z = fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
     if (z <= (hold ? zc / 2 : zc))
         return 0;
     t->stat = z;
@@ -387,10 +389,10 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
     t->b = sqrt(s->vr);
     t->na = s->ng;
     t->nb = s->nr;
-    t->dir = 1;
+    t->dir = F > 1.0 ? 1 : -1;
     if (hold)
         return 1;
-    t->pv = SPC_MIN(1.0, G * spc_norm_sf(z));
+    t->pv = SPC_MIN(1.0, 2.0 * G * spc_norm_sf(z));
     return t->pv < c->p->sg_alpha;
 }
 
@@ -436,10 +438,17 @@ static void sg_fire(struct spc_dctx *c, unsigned test, const struct sgt *t)
                  dim_label(dim), val, name, av, bv,
                  c->base_ok ? fabs(t->a - t->b) / c->sigma : t->stat,
                  t->dir > 0 ? "higher" : "lower", t->na, t->nb);
+    } else if (t->a <= 1e-6 * t->b) {
+        spc_anomaly_evidence(&a, "sigma_ratio", t->a / t->b);
+        snprintf(a.message, sizeof(a.message),
+                 "Only %s %s: %s read the same value for all of its last %.0f "
+                 "units while it varies on the rest: the reading looks "
+                 "stuck.",
+                 dim_label(dim), val, name, t->na);
     } else {
         spc_anomaly_evidence(&a, "sigma_ratio", t->a / t->b);
         snprintf(a.message, sizeof(a.message),
-                 "Only %s %s: the spread of %s is %.1fx the rest's (%.0f vs "
+                 "Only %s %s: the spread of %s is %.2fx the rest's (%.0f vs "
                  "%.0f units).",
                  dim_label(dim), val, name, t->a / t->b, t->na, t->nb);
     }

@@ -345,8 +345,82 @@ void spc_detect_begin(const struct spc_dctx *c, struct spc_anomaly *a,
     a->ts_ms = ev->ts_ms;
     a->value = ev->value_valid ? ev->value : NAN;
     a->seq = c->k->seq;
+    a->passed = ev->passed;
     a->dims = &c->eng->cfg->dims;
     memcpy(a->meta, ev->meta, sizeof(a->meta));
+}
+
+/* Recent-window statistics and the per-dimension breakdown of the last
+ * sg_window events (only when an anomaly fires, so O(window x dims) is
+ * fine).  Dimensions with a single value in the window carry no
+ * information and are left out; order: dimension, then first appearance. */
+static void fill_context(const struct spc_dctx *c, struct spc_anomaly *a)
+{
+    struct spc_anomaly_ctx *x = &a->ctx;
+    const struct spc_ring *r = &c->k->ring;
+    const struct spc_dims *dims = &c->eng->cfg->dims;
+    uint32_t w = SPC_MIN(r->count, c->p->sg_window), i;
+    struct spc_welford wf;
+    double pass = 0;
+    unsigned d;
+
+    spc_welford_reset(&wf);
+    for (i = 0; i < w; i++) {
+        const struct spc_sample *s = spc_ring_back(r, i);
+
+        if (!isnan(s->value))
+            spc_welford_add(&wf, s->value);
+        pass += (s->mp & SPC_SAMPLE_PASS) != 0;
+    }
+    x->window_n = w;
+    x->recent_mean = wf.n > 0 ? wf.mean : NAN;
+    x->recent_sd = wf.n > 1 ? spc_welford_sd(&wf) : NAN;
+    x->recent_yield = w ? pass / w : NAN;
+    x->baseline_mean = c->base_ok ? c->mu : NAN;
+    x->baseline_sigma = c->base_ok ? c->sigma : NAN;
+    x->baseline_yield = c->k->y_base_n > 0
+                            ? (c->k->y_base_pass + 0.5) / (c->k->y_base_n + 1)
+                            : NAN;
+    x->n_br = 0;
+    for (d = 0; d < dims->n && x->n_br < SPC_BREAKDOWN_MAX; d++) {
+        unsigned first = x->n_br, j;
+        double sum[SPC_BREAKDOWN_MAX] = {0}, nv[SPC_BREAKDOWN_MAX] = {0};
+        double np[SPC_BREAKDOWN_MAX] = {0};
+
+        for (i = w; i > 0; i--) {
+            const struct spc_sample *s = spc_ring_back(r, i - 1);
+            uint32_t v = spc_tuple_val(c, s->mp & SPC_SAMPLE_TUPLE_MASK, d);
+            const char *vs;
+
+            if (!v)
+                continue;
+            vs = spc_engine_str(c->eng, v);
+            for (j = first; j < x->n_br && x->br[j].value != vs; j++)
+                ;
+            if (j == x->n_br) {
+                if (x->n_br == SPC_BREAKDOWN_MAX)
+                    continue;
+                x->br[j].dim = dims->names[d];
+                x->br[j].value = vs;
+                x->br[j].n = 0;
+                x->n_br++;
+            }
+            x->br[j].n++;
+            np[j] += (s->mp & SPC_SAMPLE_PASS) != 0;
+            if (!isnan(s->value)) {
+                sum[j] += s->value;
+                nv[j]++;
+            }
+        }
+        if (x->n_br - first < 2) { /* one value only: no information */
+            x->n_br = first;
+            continue;
+        }
+        for (j = first; j < x->n_br; j++) {
+            x->br[j].mean = nv[j] ? sum[j] / nv[j] : NAN;
+            x->br[j].yield = np[j] / x->br[j].n;
+        }
+    }
 }
 
 void spc_detect_fire(const struct spc_dctx *c, struct spc_anomaly *a)
@@ -362,6 +436,7 @@ void spc_detect_fire(const struct spc_dctx *c, struct spc_anomaly *a)
         spc_anomaly_evidence(a, "lsl", c->k->spec.lsl);
     if (c->k->spec.has_usl)
         spc_anomaly_evidence(a, "usl", c->k->spec.usl);
+    fill_context(c, a);
     spc_anomaly_make_id(a);
     c->k->last_alarm = c->k->seq;
     e->st.anomalies[a->detector]++;
