@@ -28,7 +28,7 @@ class BuildPyWithPth(build_py):
         self.mkpath(self.build_lib)
         shutil.copyfile(PTH_SOURCE, Path(self.build_lib) / PTH_NAME)
 
-    def get_outputs(self, include_bytecode: bool = True) -> list[str]:  # noqa: FBT001, FBT002
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         """Declare the .pth file as a build output."""
         return [*super().get_outputs(include_bytecode), str(Path(self.build_lib) / PTH_NAME)]
 

@@ -136,14 +136,22 @@ def summarize(name: str, off: list[float], on: list[float], hook_stats: Any) -> 
         "spooled": hook_stats.spooled,
     }
     print(f"\n== {name}: {len(on)} submits per mode ==")
-    print(f"  submit() without hook : median {res['without_hook_median_ms']:.3f} ms  "
-          f"p99 {res['without_hook_p99_ms']:.3f} ms")
-    print(f"  submit() with hook    : median {res['with_hook_median_ms']:.3f} ms  "
-          f"p99 {res['with_hook_p99_ms']:.3f} ms")
-    print(f"  difference            : median {res['added_median_ms']:+.3f} ms  "
-          f"p99 {res['added_p99_ms']:+.3f} ms")
-    print(f"  hook time in submit   : median {res['hook_in_submit_median_ms']:.3f} ms  "
-          f"p99 {res['hook_in_submit_p99_ms']:.3f} ms  max {res['hook_in_submit_max_ms']:.3f} ms")
+    print(
+        f"  submit() without hook : median {res['without_hook_median_ms']:.3f} ms  "
+        f"p99 {res['without_hook_p99_ms']:.3f} ms"
+    )
+    print(
+        f"  submit() with hook    : median {res['with_hook_median_ms']:.3f} ms  "
+        f"p99 {res['with_hook_p99_ms']:.3f} ms"
+    )
+    print(
+        f"  difference            : median {res['added_median_ms']:+.3f} ms  "
+        f"p99 {res['added_p99_ms']:+.3f} ms"
+    )
+    print(
+        f"  hook time in submit   : median {res['hook_in_submit_median_ms']:.3f} ms  "
+        f"p99 {res['hook_in_submit_p99_ms']:.3f} ms  max {res['hook_in_submit_max_ms']:.3f} ms"
+    )
     return res
 
 
@@ -167,9 +175,10 @@ def main() -> int:
 
     logging.disable(logging.INFO)  # pyWATS logs every submit at INFO
 
-    import spcstream_pywats
     from pywats import pyWATS
     from pywats.core.throttle import configure_throttling
+
+    import spcstream_pywats
     from spcstream_pywats import patch
 
     configure_throttling(enabled=False)
@@ -188,7 +197,11 @@ def main() -> int:
         scenarios = [("kafka up, back-to-back submits", bootstrap, 0.0)]
         if args.gap_ms > 0:
             scenarios.append(
-                (f"kafka up, paced ({args.gap_ms:g} ms between submits)", bootstrap, args.gap_ms / 1e3)
+                (
+                    f"kafka up, paced ({args.gap_ms:g} ms between submits)",
+                    bootstrap,
+                    args.gap_ms / 1e3,
+                )
             )
         if args.broker_down:
             scenarios.append(("kafka down (spool), back-to-back", "127.0.0.1:9", 0.0))
@@ -221,8 +234,11 @@ def main() -> int:
         server.terminate()
         server.wait(10)
         if started_kafka and (kafka_state / "kafka.state").exists():
-            subprocess.run([str(REPO / "ops/kafka/kafka.sh"), "stop", str(kafka_state)],
-                           check=False, capture_output=True)
+            subprocess.run(
+                [str(REPO / "ops/kafka/kafka.sh"), "stop", str(kafka_state)],
+                check=False,
+                capture_output=True,
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -98,3 +98,20 @@ def test_stats_snapshot(tmp_path: Path) -> None:
     snap = spcstream_pywats.stats()
     assert snap is not None and snap.published == 0
     assert "added latency" in snap.summary()
+
+
+def test_predump_falls_back_to_the_original_report(tmp_path: Path, reports) -> None:
+    hook = _install(tmp_path)
+    rep = reports(1)[0]
+    assert hook.before_submit(rep) == rep.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert hook.before_submit({"pn": "x"}) is None  # dicts go through untouched
+
+    class Broken:
+        type = "T"
+
+        def model_dump(self, **_kw):
+            raise RuntimeError("no")
+
+    assert hook.before_submit(Broken()) is None
+    spcstream_pywats.uninstall()
+    assert _install(tmp_path, predump=False).before_submit(rep) is None

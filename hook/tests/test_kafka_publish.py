@@ -37,10 +37,13 @@ def check_messages(msgs: list[Any], wats: Any, expect_ids: list[str]) -> None:
         assert header(m, "hook-version") == spcstream_pywats.__version__.encode()
 
 
-def test_sync_submit_reaches_kafka_byte_for_byte(kafka, topic, wats, reports, tmp_path) -> None:
+@pytest.mark.parametrize("predump", [True, False])
+def test_sync_submit_reaches_kafka_byte_for_byte(
+    kafka, topic, wats, reports, tmp_path, predump
+) -> None:
     from pywats import pyWATS
 
-    hook = install(kafka, topic, tmp_path)
+    hook = install(kafka, topic, tmp_path, predump=predump)
     api = pyWATS(base_url=wats.url, token=TOKEN)
     reps = reports(12, stations=3)
     for r in reps:

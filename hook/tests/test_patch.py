@@ -20,7 +20,10 @@ class Recorder:
         self.wats = wats
         self.fail = fail
 
-    def after_submit(self, report: Any, result: Any) -> None:
+    def before_submit(self, report: Any) -> Any:
+        return None
+
+    def after_submit(self, report: Any, result: Any, payload: Any = None) -> None:
         seen = len(self.wats.received) if self.wats is not None else -1
         self.calls.append((report, result, seen))
         if self.fail:

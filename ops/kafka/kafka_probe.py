@@ -117,7 +117,10 @@ def wait_ready(bootstrap: str, timeout: float, pid: int | None) -> int:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
-    print(f"kafka_probe: {bootstrap} not ready after {timeout:.0f}s ({last})", file=sys.stderr)
+    print(
+        f"kafka_probe: {bootstrap} not ready after {timeout:.0f}s ({last})",
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -59,7 +59,7 @@ class _Finder:
         else:
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _PatchingLoader(spec.loader, fullname)  # type: ignore[assignment]
+            spec.loader = _PatchingLoader(spec.loader, fullname)
         return spec  # type: ignore[no-any-return]
 
 

@@ -18,6 +18,8 @@ Environment variables (all optional except the first for zero-touch activation):
 ``SPCSTREAM_KAFKA_<PROP>``         any librdkafka property, e.g. ``SPCSTREAM_KAFKA_SASL_USERNAME``
                                    -> ``sasl.username`` (``_`` -> ``.``, ``__`` -> ``_``); applied
                                    to the producer and the incident consumer
+``SPCSTREAM_PREDUMP``              ``0`` makes pyWATS serialize report models itself (the hook
+                                   then serializes them a second time; default 1)
 ``SPCSTREAM_DISABLE``              ``1`` keeps the hook off even when the bootstrap is set
 =================================  ==========================================================
 """
@@ -135,6 +137,8 @@ class HookConfig:
         stations: station names whose incidents are reported; empty means "the
             ``machineName`` values of reports submitted by this process".
         on_incident: callback for incidents (default: one WARNING log line).
+        predump: serialize a report model once and hand pyWATS the resulting dict (what
+            ``post_wsjf`` does with a model anyway), saving one serialization per submit.
     """
 
     bootstrap_servers: str
@@ -148,6 +152,7 @@ class HookConfig:
     incidents_topic: str = DEFAULT_INCIDENTS_TOPIC
     stations: tuple[str, ...] = ()
     on_incident: Callable[[Incident], None] | None = None
+    predump: bool = True
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers or not self.bootstrap_servers.strip():
@@ -181,6 +186,7 @@ class HookConfig:
             "incidents": env_flag(env, "SPCSTREAM_INCIDENTS", True),
             "incidents_topic": env.get("SPCSTREAM_INCIDENTS_TOPIC") or DEFAULT_INCIDENTS_TOPIC,
             "stations": tuple(s.strip() for s in stations_raw.split(",") if s.strip()),
+            "predump": env_flag(env, "SPCSTREAM_PREDUMP", True),
         }
         if "kafka" in overrides and overrides["kafka"] is not None:
             merged = dict(values["kafka"])

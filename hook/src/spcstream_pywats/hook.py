@@ -55,9 +55,25 @@ class Hook:
 
     # ------------------------------------------------------------------ submit path
 
-    def after_submit(self, report: Any, result: Any) -> None:
+    def before_submit(self, report: Any) -> Any:
+        """Serialize a report model once, for pyWATS and for Kafka (``predump``).
+
+        Returns the dict pyWATS's ``post_wsjf`` would build from the model, or None
+        (dicts, repair reports, predump off, or any error: pyWATS then gets the original).
+        """
+        if not self.config.predump or report is None or isinstance(report, Mapping):
+            return None
+        try:
+            if is_repair(report):
+                return None
+            return to_wsjf_dict(report)
+        except Exception:
+            return None
+
+    def after_submit(self, report: Any, result: Any, payload: Any = None) -> None:
         """Publish ``report`` if pyWATS reported success (``result`` is the server id).
 
+        ``payload`` is the dict pyWATS sent when :meth:`before_submit` supplied one.
         Never raises; the time spent here is the hook's added latency per submit.
         """
         if not result or report is None:
@@ -68,7 +84,7 @@ class Hook:
             if is_repair(report):
                 self.stats.incr("skipped_repair")
                 return
-            data = to_wsjf_dict(report)
+            data = payload if payload is not None else to_wsjf_dict(report)
             value = encode(data)
             station = station_name(report, data)
             rid = report_id(report, data) or str(result)
@@ -147,6 +163,7 @@ def install(
     incidents_topic: str | None = None,
     stations: Iterable[str] | None = None,
     on_incident: Callable[[Incident], None] | None = None,
+    predump: bool | None = None,
 ) -> Hook:
     """Make every accepted pyWATS submit publish its report to Kafka.
 
@@ -172,6 +189,7 @@ def install(
         incidents_topic=incidents_topic,
         stations=tuple(stations) if stations is not None else None,
         on_incident=on_incident,
+        predump=predump,
     )
     with _lock:
         if _hook is not None:

@@ -8,6 +8,10 @@ pyWATS has no hook points on the submit path, but every JSON submit (sync ``pyWA
 * it must be a coroutine function: pyWATS's sync ``SyncServiceWrapper`` only runs
   attributes for which ``inspect.iscoroutinefunction`` is true;
 * it awaits the original and publishes only when the server returned an id;
+* for a report model it passes pyWATS the dict pyWATS would build anyway
+  (``model_dump(mode="json", by_alias=True, exclude_none=True)``, which is all
+  ``post_wsjf`` does with a model), so the report is serialized once, not twice, and the
+  published bytes are the encoding of the very dict httpx sent (``predump``, default on);
 * it never raises (a raise after a successful POST could make the caller or pyWATS retry
   and duplicate the report in WATS); whatever pyWATS raises propagates unchanged.
 
@@ -38,10 +42,15 @@ _MARK = "__spcstream_original__"
 
 
 class SubmitObserver(Protocol):
-    """What the wrapper calls after pyWATS returned (see :class:`spcstream_pywats.Hook`)."""
+    """What the wrapper calls around pyWATS (see :class:`spcstream_pywats.Hook`)."""
 
-    def after_submit(self, report: Any, result: Any) -> None:
-        """Handle a finished submit; must not raise."""
+    def before_submit(self, report: Any) -> Any:
+        """Return a replacement for ``report`` that pyWATS sends identically (the dict
+        pyWATS would build itself), or None to pass ``report`` unchanged; must not raise.
+        """
+
+    def after_submit(self, report: Any, result: Any, payload: Any = None) -> None:
+        """Handle a finished submit (``payload``: what ``before_submit`` returned)."""
 
 
 _lock = threading.RLock()
@@ -62,14 +71,25 @@ def get_observer() -> SubmitObserver | None:
 def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def submit_report(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = await original(self, *args, **kwargs)
         observer = _observer
-        if observer is not None:
-            try:
-                report = args[0] if args else kwargs.get("report")
-                observer.after_submit(report, result)
-            except Exception:  # the observer never raises; belt and braces
-                logger.debug("spcstream: observer raised", exc_info=True)
+        if observer is None:
+            return await original(self, *args, **kwargs)
+        report = args[0] if args else kwargs.get("report")
+        payload = None
+        try:
+            payload = observer.before_submit(report)
+        except Exception:  # never raises by contract; belt and braces
+            logger.debug("spcstream: before_submit raised", exc_info=True)
+        if payload is not None:
+            if args:
+                args = (payload, *args[1:])
+            else:
+                kwargs = {**kwargs, "report": payload}
+        result = await original(self, *args, **kwargs)
+        try:
+            observer.after_submit(report, result, payload)
+        except Exception:
+            logger.debug("spcstream: after_submit raised", exc_info=True)
         return result
 
     setattr(submit_report, _MARK, original)

@@ -47,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._version import __version__
 from .config import HookConfig, redact
@@ -226,7 +226,7 @@ class Publisher:
                 rec.topic,
                 rec.value,
                 rec.key,
-                headers=rec.headers,
+                headers=cast(Any, rec.headers),
                 on_delivery=partial(self._on_direct_delivery, rec),
             )
         except BufferError:
@@ -381,7 +381,7 @@ class Publisher:
         tmd = md.topics.get(self.config.topic)
         if tmd is not None and tmd.error is not None:
             logger.debug("spcstream: topic %s not ready: %s", self.config.topic, tmd.error)
-            return tmd.error.code() == self._kafka_error.UNKNOWN_TOPIC_OR_PART
+            return bool(tmd.error.code() == self._kafka_error.UNKNOWN_TOPIC_OR_PART)
         return True
 
     def _drain_step(self) -> None:
@@ -420,7 +420,7 @@ class Publisher:
                     rec.topic,
                     rec.value,
                     rec.key,
-                    headers=rec.headers,
+                    headers=cast(Any, rec.headers),
                     on_delivery=partial(self._on_spool_delivery, entry),
                 )
             except BufferError:

@@ -43,7 +43,7 @@ def _resolve_encoder() -> _Encoder:
 
     def _httpx_encode(data: Any) -> bytes:
         _headers, stream = encode_json(data)
-        return b"".join(stream)  # type: ignore[arg-type]  # ByteStream iterates bytes
+        return b"".join(stream)  # ByteStream iterates bytes
 
     try:
         probe = {"a": [1, 2.5, "é"], "b": None}
