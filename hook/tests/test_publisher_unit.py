@@ -115,7 +115,7 @@ def test_no_resend_while_broker_unreachable(make) -> None:
     pub, prod = make()
     prod.down = True
     pub._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
-    assert pub.spool_mode
+    assert wait_until(lambda: pub.spool_mode)  # after a failed probe
     for i in range(3):
         pub.publish(rec(i))
     assert wait_until(lambda: pub.stats.get("spooled") == 3)
@@ -190,3 +190,15 @@ def test_publish_never_raises_on_produce_errors(make) -> None:
     prod.produce = boom  # type: ignore[method-assign]
     pub.publish(rec(1))
     assert wait_until(lambda: pub.stats.get("spooled") == 1)
+
+
+def test_all_brokers_down_with_healthy_probe_is_not_an_outage(make, caplog) -> None:
+    """An idle connection closed by the broker raises _ALL_BROKERS_DOWN too."""
+    pub, prod = make()
+    with caplog.at_level("WARNING"):
+        pub._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+        time.sleep(0.5)
+    assert not pub.spool_mode
+    assert "unreachable" not in caplog.text
+    pub.publish(rec(1))
+    assert wait_until(lambda: len(prod.delivered) == 1)

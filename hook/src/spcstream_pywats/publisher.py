@@ -28,9 +28,14 @@ THREADING   ``publish()`` runs in the caller's thread (pyWATS submit): produce +
             probing and resends run on the ``spcstream-publisher`` daemon thread, which
             waits inside ``producer.poll(timeout)`` (no busy loop).
 
-FAILURE     Broker down: librdkafka reports _ALL_BROKERS_DOWN -> spool mode (one WARNING);
-            resend starts when a metadata probe succeeds, with exponential backoff
-            (0.5 s .. 30 s).  Fatal producer error (idempotence): the producer is replaced,
+FAILURE     Broker down: librdkafka reports _ALL_BROKERS_DOWN -> the publisher thread probes
+            the cluster (metadata request, 1 s); only if that fails: spool mode and one
+            WARNING (an idle connection closed by the broker also raises
+            _ALL_BROKERS_DOWN and must not alarm anyone).  Records already handed to
+            librdkafka stay there: delivered when Kafka is back within
+            ``message.timeout.ms`` (30 s), else spooled by their delivery callback.
+            Resend starts when a probe succeeds, with exponential backoff (0.5 s .. 30 s).
+            Fatal producer error (idempotence): the producer is replaced,
             its queued messages go to the spool.  ``close()`` flushes with a timeout, then
             purges what is left into the spool.
 """
@@ -151,6 +156,8 @@ class Publisher:
         self._seq = itertools.count(1)
         self._spool_mode = False
         self._broker_down = False
+        self._probe_requested = False
+        self._orphans: list[Any] = []
         self._fatal = False
         self._closed = False
         self._next_drain = 0.0
@@ -194,6 +201,9 @@ class Publisher:
         self.spool = Spool(
             self.config.spool_dir, self.config.spool_max_bytes, self.config.spool_max_files
         )
+        # librdkafka is not fork-safe: destroying the parent's handle here could block on
+        # threads that do not exist in the child, so keep it referenced, never used.
+        self._orphans.append(self._producer)
         self._producer = self._new_producer()
         self._stop = threading.Event()
         self._thread = self._start_thread()
@@ -284,15 +294,8 @@ class Publisher:
             self._spool_mode = True
             return
         if code == self._kafka_error._ALL_BROKERS_DOWN:
-            if not self._broker_down:
-                logger.warning(
-                    "spcstream: Kafka %s unreachable; reports are spooled to %s and resent "
-                    "when it is back (submit is not affected)",
-                    self.config.bootstrap_servers,
-                    self.config.spool_dir,
-                )
-            self._broker_down = True
-            self._spool_mode = True
+            logger.debug("spcstream: all brokers down (%s); probing", err)
+            self._probe_requested = True
             return
         logger.debug("spcstream: Kafka client error: %s", err)
 
@@ -313,6 +316,10 @@ class Publisher:
                     or bool(self._spool_results)
                 )
                 self._producer.poll(0.1 if busy else 0.25)
+                if self._probe_requested and not self._spool_mode:
+                    self._probe_requested = False
+                    if not self._probe_broker():
+                        self._enter_outage()
                 self._process_spool_results()
                 self._flush_handoff()
                 if self._spool_mode or self._spool_inflight:
@@ -397,7 +404,7 @@ class Publisher:
             return
         entries = self.spool.pending(limit=DRAIN_BATCH)
         if not self._probe_broker():
-            self._broker_down = True
+            self._enter_outage()
             self._schedule_retry()
             return
         if self._stop.is_set():
@@ -408,6 +415,8 @@ class Publisher:
                 self.spool.usage()[0],
             )
             self._broker_down = False
+        self._probe_requested = False
+        self._orphans: list[Any] = []
         if not entries:
             self._leave_spool_mode()
             return
@@ -435,6 +444,18 @@ class Publisher:
                 self._schedule_retry()
                 break
             self._spool_inflight[entry.name] = entry
+
+    def _enter_outage(self) -> None:
+        """Kafka confirmed unreachable: spool new records, tell the operator once."""
+        self._spool_mode = True
+        if not self._broker_down:
+            logger.warning(
+                "spcstream: Kafka %s unreachable; reports are spooled to %s and resent "
+                "when it is back (submit is not affected)",
+                self.config.bootstrap_servers,
+                self.config.spool_dir,
+            )
+        self._broker_down = True
 
     def _leave_spool_mode(self) -> None:
         if self._handoff or self._spool_inflight:
