@@ -215,6 +215,31 @@ spc_err_t spc_sg_slide(struct spc_dctx *c, const struct spc_sample *s)
     return SPC_OK;
 }
 
+spc_err_t spc_sg_restore(struct spc_key *k, const struct spc_sg *entries,
+                         size_t n)
+{
+    size_t i;
+    spc_err_t err;
+
+    k->n_sg = 0;
+    k->sg_active_any = 0;
+    if (k->sg_ix)
+        memset(k->sg_ix, 0, k->ix_sg * sizeof(*k->sg_ix));
+    for (i = 0; i < n; i++) {
+        struct spc_sg *g = sg_find(k, entries[i].value, entries[i].dim);
+
+        if (!g && !(g = sg_add_entry(k, entries[i].value, entries[i].dim,
+                                     &err)))
+            return err;
+        g->active = entries[i].active;
+        g->b[0] = entries[i].b[0];
+        g->b[1] = entries[i].b[1];
+        if (g->active)
+            k->sg_active_any++;
+    }
+    return SPC_OK;
+}
+
 size_t spc_sg_bytes(const struct spc_key *k)
 {
     return k->cap_sg * sizeof(struct spc_sg) + k->ix_sg * sizeof(uint16_t);

@@ -137,6 +137,19 @@ void spc_detect_fmt_value(const struct spc_dctx *c, double v, char *out,
 
 /** The engine's tuple table (valid until the next new tuple). */
 const uint32_t *spc_engine_tuples(const struct spc_engine *e);
+/** Intern a metadata tuple of value ids (one per dimension). */
+spc_err_t spc_engine_tuple_intern(struct spc_engine *e, const uint32_t *vals,
+                                  uint32_t *tuple) SPC_WUR;
+/** Intern a string. */
+spc_err_t spc_engine_intern(struct spc_engine *e, const char *s, size_t len,
+                            uint32_t *id) SPC_WUR;
+/** The key of (plan, step, meas), created (fresh state) when absent. */
+spc_err_t spc_engine_key_get(struct spc_engine *e, const char *plan,
+                             const char *step, const char *meas, uint8_t kind,
+                             struct spc_key **out) SPC_WUR;
+/** The key of (plan, step, meas), or NULL. */
+struct spc_key *spc_engine_key_find(struct spc_engine *e, const char *plan,
+                                    const char *step, const char *meas);
 /** Interned string of @p id. */
 const char *spc_engine_str(const struct spc_engine *e, uint32_t id);
 /** The engine's dimension names. */
@@ -169,6 +182,9 @@ uint32_t spc_near_flags(const struct spc_key *k, const struct spc_params *p,
 /* Subgroup window maintenance (spc_det_subgroup.c): the new sample enters
  * the current bucket of the jumping window. */
 spc_err_t spc_sg_slide(struct spc_dctx *c, const struct spc_sample *s) SPC_WUR;
+/** Replace a key's subgroup entries (checkpoint restore). */
+spc_err_t spc_sg_restore(struct spc_key *k, const struct spc_sg *entries,
+                         size_t n) SPC_WUR;
 /** Bytes held by a key's subgroup table. */
 size_t spc_sg_bytes(const struct spc_key *k);
 

@@ -77,6 +77,12 @@ const uint32_t *spc_engine_tuples(const struct spc_engine *e)
     return e->tuples;
 }
 
+spc_err_t spc_engine_intern(struct spc_engine *e, const char *s, size_t len,
+                            uint32_t *id)
+{
+    return spc_intern_add(e->strs, s, len, id);
+}
+
 struct spc_engine *spc_engine_new(const struct spc_config *cfg, char *errstr,
                                   size_t errstr_size)
 {
@@ -146,11 +152,11 @@ static uint64_t key_hash(uint64_t plan_h, const char *step, const char *meas)
 }
 
 static int key_equal(const struct spc_engine *e, const struct spc_key *k,
-                     const struct spc_event *ev)
+                     const char *plan, const char *step, const char *meas)
 {
-    return strcmp(spc_intern_str(e->strs, k->meas), ev->measurement) == 0 &&
-           strcmp(spc_intern_str(e->strs, k->step), ev->test_step) == 0 &&
-           strcmp(spc_intern_str(e->strs, k->plan), ev->test_plan) == 0;
+    return strcmp(spc_intern_str(e->strs, k->meas), meas) == 0 &&
+           strcmp(spc_intern_str(e->strs, k->step), step) == 0 &&
+           strcmp(spc_intern_str(e->strs, k->plan), plan) == 0;
 }
 
 static spc_err_t grow_keys(struct spc_engine *e)
@@ -190,25 +196,24 @@ static void base_set_known(struct spc_key *k)
 }
 
 static spc_err_t key_init(struct spc_engine *e, struct spc_key *k,
-                          const struct spc_event *ev)
+                          const char *plan, const char *step,
+                          const char *meas, uint8_t kind)
 {
     char why[256];
     spc_err_t err;
 
-    if ((err = intern(e, ev->test_plan, &k->plan)) ||
-        (err = intern(e, ev->test_step, &k->step)) ||
-        (err = intern(e, ev->measurement, &k->meas)))
+    if ((err = intern(e, plan, &k->plan)) || (err = intern(e, step, &k->step)) ||
+        (err = intern(e, meas, &k->meas)))
         return err;
     spc_buf_reset(&e->scratch);
-    spc_buf_printf(&e->scratch, "%s/%s/%s", ev->test_plan, ev->test_step,
-                   ev->measurement);
+    spc_buf_printf(&e->scratch, "%s/%s/%s", plan, step, meas);
     if (!spc_buf_ok(&e->scratch))
         return SPC_ERR_NOMEM;
     k->p = spc_config_resolve(e->cfg, e->params, e->scratch.data, why,
                               sizeof(why));
     if (!k->p)
         return SPC_ERR_NOMEM; /* overrides were validated at load time */
-    k->kind = ev->kind;
+    k->kind = kind;
     if ((err = spc_ring_init(&k->ring, e->cfg->buffer_size)))
         return err;
     if (k->p->known)
@@ -217,16 +222,23 @@ static spc_err_t key_init(struct spc_engine *e, struct spc_key *k,
     return SPC_OK;
 }
 
-static struct spc_key *key_get(struct spc_engine *e,
-                               const struct spc_event *ev, uint64_t h,
-                               spc_err_t *err)
+/* Find the key of (plan, step, meas) with hash @p h, or create it with
+ * @p kind when @p create is set; *err says why on NULL. */
+static struct spc_key *key_find(struct spc_engine *e, const char *plan,
+                                const char *step, const char *meas,
+                                uint8_t kind, uint64_t h, int create,
+                                spc_err_t *err)
 {
     uint32_t i = (uint32_t)h & (e->nslots - 1);
     struct spc_key *k;
 
     for (; e->slots[i].k; i = (i + 1) & (e->nslots - 1))
-        if (e->slots[i].hash == h && key_equal(e, e->slots[i].k, ev))
+        if (e->slots[i].hash == h &&
+            key_equal(e, e->slots[i].k, plan, step, meas))
             return e->slots[i].k;
+    *err = SPC_ERR_NOTFOUND;
+    if (!create)
+        return NULL;
     *err = SPC_ERR_NOMEM;
     if ((uint64_t)(e->nkeys + 1) * 4 > (uint64_t)e->nslots * 3) {
         if (grow_keys(e) != SPC_OK)
@@ -247,7 +259,7 @@ static struct spc_key *key_get(struct spc_engine *e,
     k = spc_calloc(1, sizeof(*k));
     if (!k)
         return NULL;
-    if ((*err = key_init(e, k, ev)) != SPC_OK) {
+    if ((*err = key_init(e, k, plan, step, meas, kind)) != SPC_OK) {
         key_free(k);
         return NULL;
     }
@@ -283,8 +295,7 @@ static spc_err_t grow_tuples(struct spc_engine *e)
 static spc_err_t tuple_of(struct spc_engine *e, const struct spc_event *ev,
                           uint32_t *out)
 {
-    uint32_t t[SPC_META_MAX], i, j;
-    uint64_t h;
+    uint32_t t[SPC_META_MAX], i;
     spc_err_t err;
 
     for (i = 0; i < e->ndims; i++) {
@@ -292,6 +303,15 @@ static spc_err_t tuple_of(struct spc_engine *e, const struct spc_event *ev,
         if (ev->meta[i] && (err = intern(e, ev->meta[i], &t[i])))
             return err;
     }
+    return spc_engine_tuple_intern(e, t, out);
+}
+
+spc_err_t spc_engine_tuple_intern(struct spc_engine *e, const uint32_t *t,
+                                  uint32_t *out)
+{
+    uint32_t j;
+    uint64_t h;
+
     h = spc_hash64(t, e->ndims * 4, 7);
     for (j = (uint32_t)h & (e->ntslots - 1); e->tslots[j];
          j = (j + 1) & (e->ntslots - 1)) {
@@ -825,7 +845,8 @@ static spc_err_t resolve_keys(struct spc_engine *e, const struct spc_event *ev,
             plan_h = spc_hash64(plan, strlen(plan), 1);
         }
         h = key_hash(plan_h, ev[i].test_step, ev[i].measurement);
-        e->batch[i] = key_get(e, &ev[i], h, &err);
+        e->batch[i] = key_find(e, plan, ev[i].test_step, ev[i].measurement,
+                               ev[i].kind, h, 1, &err);
         if (!e->batch[i])
             return err;
         __builtin_prefetch(e->batch[i]);
@@ -884,6 +905,29 @@ void spc_engine_foreach_key(struct spc_engine *e, int dirty_only,
     for (i = 0; i < e->nkeys; i++)
         if (!dirty_only || e->keys[i]->dirty)
             cb(e->keys[i], opaque);
+}
+
+spc_err_t spc_engine_key_get(struct spc_engine *e, const char *plan,
+                             const char *step, const char *meas, uint8_t kind,
+                             struct spc_key **out)
+{
+    uint64_t h = key_hash(spc_hash64(plan, strlen(plan), 1), step, meas);
+    spc_err_t err = SPC_OK;
+    struct spc_key *k = key_find(e, plan, step, meas, kind, h, 1, &err);
+
+    if (!k)
+        return err;
+    *out = k;
+    return SPC_OK;
+}
+
+struct spc_key *spc_engine_key_find(struct spc_engine *e, const char *plan,
+                                    const char *step, const char *meas)
+{
+    uint64_t h = key_hash(spc_hash64(plan, strlen(plan), 1), step, meas);
+    spc_err_t err;
+
+    return key_find(e, plan, step, meas, 0, h, 0, &err);
 }
 
 void spc_engine_clear_dirty(struct spc_engine *e)

@@ -83,8 +83,16 @@ static spc_err_t fail(struct walk *w, const char *field, const char *why)
     struct spc_buf b;
     int i;
 
+    int n = SPC_MIN(w->nframes, FRAMES_MAX);
+
     spc_buf_init(&b);
-    for (i = 0; i < w->nframes && i < FRAMES_MAX; i++) {
+    for (i = 0; i < n; i++) {
+        /* a deep path keeps its first 3 and last 5 frames */
+        if (n > 10 && i == 3) {
+            spc_buf_printf(&b, ".(%d more)", n - 8);
+            i = n - 6;
+            continue;
+        }
         if (b.len)
             spc_buf_putc(&b, '.');
         spc_buf_puts(&b, w->frames[i].field);
