@@ -26,6 +26,11 @@ TOKEN = "dGVzdDp0ZXN0"
 if str(SIM_DIR) not in sys.path:
     sys.path.insert(0, str(SIM_DIR))
 
+# Hermetic tests: hook settings from the caller's environment must not leak in
+# (SPCSTREAM_CACHE stays: it locates the Kafka jars for kafka.sh).
+for _name in [n for n in os.environ if n.startswith("SPCSTREAM_") and n != "SPCSTREAM_CACHE"]:
+    del os.environ[_name]
+
 
 class Broker:
     """A single-node Kafka run by ops/kafka/kafka.sh."""
