@@ -90,6 +90,7 @@ static void put_scalars(struct spc_buf *b, const struct spc_key *k)
     spc_buf_f64(b, k->base.pairs);
     spc_buf_f64(b, k->base.near);
     spc_buf_f64(b, k->base.near_n);
+    spc_buf_u32(b, k->base.counted);
     spc_buf_f64(b, k->ewma);
     spc_buf_u32(b, k->ewma_t);
     spc_buf_f64(b, k->cu_hi);
@@ -169,6 +170,7 @@ static void get_scalars(struct spc_rd *r, struct spc_key *k)
     k->base.pairs = spc_rd_f64(r);
     k->base.near = spc_rd_f64(r);
     k->base.near_n = spc_rd_f64(r);
+    k->base.counted = spc_rd_u32(r);
     k->ewma = spc_rd_f64(r);
     k->ewma_t = spc_rd_u32(r);
     k->cu_hi = spc_rd_f64(r);

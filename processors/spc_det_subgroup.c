@@ -240,6 +240,18 @@ spc_err_t spc_sg_restore(struct spc_key *k, const struct spc_sg *entries,
     return SPC_OK;
 }
 
+void spc_sg_reset(struct spc_key *k)
+{
+    k->n_sg = 0;
+    k->sg_active_any = 0;
+    if (k->sg_ix)
+        memset(k->sg_ix, 0, k->ix_sg * sizeof(*k->sg_ix));
+    memset(&k->sg_tot, 0, sizeof(k->sg_tot));
+    k->sg_cur = 0;
+    k->sg_fill = 0;
+    k->sg_center = NAN;
+}
+
 size_t spc_sg_bytes(const struct spc_key *k)
 {
     return k->cap_sg * sizeof(struct spc_sg) + k->ix_sg * sizeof(uint16_t);
@@ -280,6 +292,7 @@ struct sgs {
 /* Result of one test on one subgroup. */
 struct sgt {
     const struct sgs *s;
+    double effect; /* size of the difference (units, yield, variance) */
     double stat;   /* ranking statistic (|t| or z) */
     double pv;     /* Bonferroni-adjusted p-value */
     double a, b;   /* subgroup and rest summary (mean / yield / sigma) */
@@ -349,6 +362,7 @@ static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
     if (d * d <= zt * zt * (a + b))
         return 0; /* |t| <= z: cannot pass, skip the sqrt and the tail */
     t->stat = fabs(d) / sqrt(a + b);
+    t->effect = fabs(d);
     t->a = s->mg + c->k->sg_center;
     t->b = s->mr + c->k->sg_center;
     t->na = s->ng;
@@ -380,6 +394,7 @@ static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
     if (z <= (hold ? zc / 2 : zc))
         return 0;
     t->stat = z;
+    t->effect = pr - pg;
     t->a = pg;
     t->b = pr;
     t->na = ng;
@@ -410,6 +425,9 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
     if (z <= (hold ? zc / 2 : zc))
         return 0;
     t->stat = z;
+    /* excess (F - 1) or deficit (1 - F) of variance: both dilute linearly
+     * when the subgroup is only part of a larger one */
+    t->effect = F > 1.0 ? F - 1.0 : 1.0 - F;
     t->a = sqrt(s->vg);
     t->b = sqrt(s->vr);
     t->na = s->ng;
@@ -470,6 +488,13 @@ static void sg_fire(struct spc_dctx *c, unsigned test, const struct sgt *t)
                  "units while it varies on the rest: the reading looks "
                  "stuck.",
                  dim_label(dim), val, name, t->na);
+    } else if (t->a < 0.2 * t->b) {
+        spc_anomaly_evidence(&a, "sigma_ratio", t->a / t->b);
+        snprintf(a.message, sizeof(a.message),
+                 "Only %s %s: %s barely varies there (%.2fx the rest's "
+                 "spread over %.0f units): the reading looks stuck or "
+                 "clamped.",
+                 dim_label(dim), val, name, t->a / t->b, t->na);
     } else {
         spc_anomaly_evidence(&a, "sigma_ratio", t->a / t->b);
         snprintf(a.message, sizeof(a.message),
@@ -498,13 +523,35 @@ static void set_active(struct spc_key *k, struct spc_sg *g, unsigned test,
 typedef int (*sg_test_fn)(const struct spc_dctx *, struct sgs *,
                           struct sgt *, double, uint32_t);
 
+/* A fixture sits on one station: when the station of the event is also
+ * significant the same way with an effect of at least 60 % of the
+ * fixture's, the station (both its fixtures) is the better explanation --
+ * and if that station was already reported, the fixture is part of the same
+ * condition: NULL, nothing new to report. */
+static struct sgt *prefer_general(const struct spc_dctx *c, struct sgt *best,
+                                  struct sgt *t, const int *sig, unsigned n,
+                                  unsigned test)
+{
+    const struct spc_dims *dims = spc_engine_dims(c->eng);
+    unsigned i;
+
+    if (strcmp(dims->names[best->s->dim], "fixture") != 0)
+        return best;
+    for (i = 0; i < n; i++)
+        if (sig[i] && t[i].dir == best->dir &&
+            !strcmp(dims->names[t[i].s->dim], "station") &&
+            t[i].effect >= 0.6 * best->effect)
+            return (t[i].s->g->active & test) ? NULL : &t[i];
+    return best;
+}
+
 /* Run @p test on the event's subgroups; report the strongest newly
  * significant one, latch the other significant ones, clear the rest. */
 static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
                      unsigned test, sg_test_fn fn, double zc, uint32_t G)
 {
     struct sgt t[SPC_META_MAX], *best = NULL;
-    int sig[SPC_META_MAX];
+    int sig[SPC_META_MAX], fresh;
     unsigned i;
 
     for (i = 0; i < n; i++) {
@@ -515,8 +562,11 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
             (!best || t[i].stat > best->stat))
             best = &t[i];
     }
+    fresh = best != NULL;
+    if (best)
+        best = prefer_general(c, best, t, sig, n, test);
     for (i = 0; i < n; i++)
-        if (best || !sig[i])
+        if (fresh || !sig[i])
             set_active(c->k, ss[i].g, test, sig[i]);
     if (best)
         sg_fire(c, test, best);

@@ -185,6 +185,8 @@ spc_err_t spc_sg_slide(struct spc_dctx *c, const struct spc_sample *s) SPC_WUR;
 /** Replace a key's subgroup entries (checkpoint restore). */
 spc_err_t spc_sg_restore(struct spc_key *k, const struct spc_sg *entries,
                          size_t n) SPC_WUR;
+/** Forget a key's subgroup statistics (re-baseline). */
+void spc_sg_reset(struct spc_key *k);
 /** Bytes held by a key's subgroup table. */
 size_t spc_sg_bytes(const struct spc_key *k);
 

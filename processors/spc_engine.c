@@ -536,6 +536,7 @@ static void base_estimate(struct spc_key *k)
                             ? 1
                             : 0;
     }
+    k->base.counted = (uint32_t)k->base.near_n;
     k->base.mean = k->base.acc.mean;
     k->base.sigma = spc_welford_sd(&k->base.acc) * TRUNC35_SD_FACTOR;
     k->base.degenerate = !(k->base.sigma > 0);
@@ -554,15 +555,18 @@ static void detectors_reset(struct spc_key *k)
 }
 
 /* Accept the sample accept_delay events back into the baseline when the
- * key has been quiet since then and the sample looks in control. */
+ * key has been quiet since then and the sample looks in control: it counts
+ * for the data-quality and near-limit rates (known baselines too) and, for
+ * an estimated baseline not yet frozen, for the mean and sigma. */
 static void base_learn(struct spc_key *k)
 {
     const struct spc_params *p = k->p;
     const struct spc_sample *s, *before;
     uint32_t d = p->accept_delay;
-    double z;
+    int learn_ms = !p->known && !k->base.frozen;
 
-    if (k->base.frozen || !k->base.ready || k->base.degenerate)
+    if (!k->base.ready || k->base.degenerate ||
+        (!learn_ms && k->base.counted >= p->base_max))
         return;
     if (k->seq - k->base_seq <= d || k->ring.count <= d + 1)
         return;
@@ -572,18 +576,22 @@ static void base_learn(struct spc_key *k)
     if (k->cu_hi > p->cusum_h / 2 || k->cu_lo > p->cusum_h / 2)
         return;
     s = spc_ring_back(&k->ring, d);
-    if (isnan(s->value))
+    if (isnan(s->value) ||
+        fabs(s->value - k->base.mean) >= REFINE_CUT * k->base.sigma)
         return;
-    z = (s->value - k->base.mean) / k->base.sigma;
-    if (fabs(z) >= REFINE_CUT)
-        return;
-    before = spc_ring_back(&k->ring, d + 1);
-    if (!isnan(before->value)) {
-        k->base.pairs += 1;
-        k->base.reps += s->value == before->value;
+    if (k->base.counted < p->base_max) {
+        before = spc_ring_back(&k->ring, d + 1);
+        if (!isnan(before->value)) {
+            k->base.pairs += 1;
+            k->base.reps += s->value == before->value;
+        }
+        k->base.near_n += 1;
+        k->base.near +=
+            (s->mp & (SPC_SAMPLE_NEAR_HI | SPC_SAMPLE_NEAR_LO)) ? 1 : 0;
+        k->base.counted++;
     }
-    k->base.near_n += 1;
-    k->base.near += (s->mp & (SPC_SAMPLE_NEAR_HI | SPC_SAMPLE_NEAR_LO)) ? 1 : 0;
+    if (!learn_ms)
+        return;
     spc_welford_add(&k->base.acc, s->value);
     k->base.mean = k->base.acc.mean;
     k->base.sigma = spc_welford_sd(&k->base.acc) * TRUNC35_SD_FACTOR;
@@ -593,9 +601,7 @@ static void base_learn(struct spc_key *k)
 
 static void base_after_push(struct spc_key *k)
 {
-    if (k->p->known)
-        return;
-    if (!k->base.ready) {
+    if (!k->p->known && !k->base.ready) {
         if (k->nvalid >= k->p->warmup) {
             base_estimate(k);
             k->base_seq = k->seq;
@@ -604,6 +610,35 @@ static void base_after_push(struct spc_key *k)
         return;
     }
     base_learn(k);
+}
+
+/* Operator re-baseline: the process has a new normal.  Baseline, chart
+ * statistics and every window start afresh (the warm-up must not see the
+ * old samples); seq continues so anomaly ids stay unique. */
+static void key_restart(struct spc_key *k)
+{
+    uint64_t seq = k->seq;
+
+    memset(&k->base, 0, sizeof(k->base));
+    if (k->p->known)
+        base_set_known(k);
+    detectors_reset(k);
+    spc_ring_clear(&k->ring);
+    k->nvalid = k->ninvalid = 0;
+    k->base_seq = k->last_alarm = seq;
+    k->y_pass = 0;
+    k->y_base_pass = k->y_base_n = 0;
+    k->nl_hi = k->nl_lo = 0;
+    k->tr_next = 0;
+    k->tr_mk_wait = 0;
+    k->var_cap = k->var_q = 0.0;
+    k->flat_run = 0;
+    k->invalid_bits = 0;
+    k->inv_count = 0;
+    k->ewma_quiet = k->var_quiet = k->trend_quiet = 0;
+    spc_sg_reset(k);
+    spc_welford_reset(&k->lr);
+    k->dirty = 1;
 }
 
 size_t spc_engine_rebaseline(struct spc_engine *e, const char *glob)
@@ -622,17 +657,7 @@ size_t spc_engine_rebaseline(struct spc_engine *e, const char *glob)
         if (!spc_buf_ok(&e->scratch) ||
             !spc_glob_match(glob, e->scratch.data))
             continue;
-        memset(&k->base, 0, sizeof(k->base));
-        if (k->p->known)
-            base_set_known(k);
-        detectors_reset(k);
-        /* warm-up restarts: count valid samples from now on */
-        k->nvalid = 0;
-        k->base_seq = k->seq;
-        k->y_base_pass = k->y_base_n = 0;
-        k->var_cap = 0.0;
-        k->var_q = 0.0;
-        k->dirty = 1;
+        key_restart(k);
         n++;
     }
     return n;

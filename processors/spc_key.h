@@ -31,9 +31,11 @@ struct spc_base {
     double mean, sigma;     /* in force when ready */
     struct spc_welford acc; /* accepted in-control samples */
     uint8_t ready, frozen, degenerate;
-    /* data-quality and near-limit baselines, counted over accepted samples */
+    /* data-quality and near-limit baselines, counted over accepted samples
+     * (also for known baselines) until max_samples of them */
     double reps, pairs;     /* identical consecutive values */
     double near, near_n;    /* values near a spec limit */
+    uint32_t counted;       /* samples accepted into these counters */
 };
 
 /** Nelson-rule run state, updated incrementally per valid sample. */

@@ -45,6 +45,7 @@ static inline void t_rng_seed(struct t_rng *r, uint64_t seed)
 {
     r->s = seed ? seed : 88172645463325252ULL;
     r->have = 0;
+    r->spare = 0.0;
 }
 
 static inline double t_unif(struct t_rng *r)
