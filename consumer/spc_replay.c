@@ -11,6 +11,7 @@
 #include "spc_cli.h"
 
 #include "spc_engine.h"
+#include "spc_incident.h"
 #include "spc_wsjf.h"
 
 #include <errno.h>
@@ -23,13 +24,15 @@
 enum fmt { FMT_WSJF, FMT_EVENTS };
 
 struct replay {
-    const char *config_path, *input_path, *output_path;
+    const char *config_path, *input_path, *output_path, *incidents_path;
     enum fmt fmt;
     int strict, progress, quiet;
     struct spc_config *cfg;
     struct spc_engine *eng;
-    FILE *in, *out;
-    struct spc_buf obuf;
+    struct spc_incidents *inc;
+    FILE *in, *out, *inc_out;
+    struct spc_buf obuf, ibuf;
+    unsigned long revisions;
     struct spc_batch batch;
     struct spc_wsjf_opts wopts;
     int write_failed;
@@ -56,6 +59,12 @@ static void help(void)
         "                             per line (default: wsjf)\n"
         "  -o, --output FILE|-        anomalies as JSON lines (default: -, "
         "stdout)\n"
+        "      --incidents FILE|-     also group the anomalies into "
+        "incidents: their\n"
+        "                             revisions as JSON lines to FILE, a "
+        "one-line alert\n"
+        "                             per revision and a brief per "
+        "incident on stderr\n"
         "      --strict               a malformed line is fatal (exit 2)\n"
         "      --progress             print progress to stderr every 2 s\n"
         "  -q, --quiet                no summary on stderr\n"
@@ -72,6 +81,7 @@ static int parse_args(struct replay *r, int argc, char **argv)
         {"input", required_argument, NULL, 'i'},
         {"input-format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
+        {"incidents", required_argument, NULL, 'I'},
         {"strict", no_argument, NULL, 'S'},
         {"progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
@@ -105,6 +115,9 @@ static int parse_args(struct replay *r, int argc, char **argv)
             break;
         case 'o':
             r->output_path = optarg;
+            break;
+        case 'I':
+            r->incidents_path = optarg;
             break;
         case 'S':
             r->strict = 1;
@@ -146,6 +159,39 @@ static void on_anomaly(const struct spc_anomaly *a, void *opaque)
     spc_buf_putc(&r->obuf, '\n');
     if (r->obuf.len > 65536)
         flush_out(r, &r->obuf, r->out);
+    if (r->inc && spc_incidents_add(r->inc, a) != SPC_OK)
+        r->write_failed = 1; /* out of memory: reported as a failure */
+}
+
+static void on_incident(const struct spc_incident *inc, void *opaque)
+{
+    struct replay *r = opaque;
+    struct spc_buf line;
+
+    r->revisions++;
+    spc_incident_to_json(inc, &r->ibuf);
+    spc_buf_putc(&r->ibuf, '\n');
+    if (r->ibuf.len > 65536)
+        flush_out(r, &r->ibuf, r->inc_out);
+    if (r->quiet)
+        return;
+    spc_buf_init(&line);
+    spc_incident_render_line(inc, &line);
+    if (spc_buf_ok(&line))
+        fprintf(stderr, "%s\n", line.data);
+    spc_buf_fini(&line);
+}
+
+/* The final state of every incident, for a human. */
+static void print_briefs(struct replay *r)
+{
+    struct spc_buf b;
+
+    spc_buf_init(&b);
+    spc_incidents_brief_all(r->inc, &b);
+    if (spc_buf_ok(&b) && b.len)
+        fprintf(stderr, "\n%s", b.data);
+    spc_buf_fini(&b);
 }
 
 static FILE *open_file(const char *path, const char *mode, FILE *dflt)
@@ -153,6 +199,29 @@ static FILE *open_file(const char *path, const char *mode, FILE *dflt)
     if (!strcmp(path, "-"))
         return dflt;
     return fopen(path, mode);
+}
+
+static int setup_incidents(struct replay *r)
+{
+    struct spc_incident_opts io;
+    char err[512];
+
+    if (spc_incident_opts_from_json(spc_config_section(r->cfg, "incidents"),
+                                    &io, err, sizeof(err)) != SPC_OK) {
+        fprintf(stderr, "spcstream replay: config: %s\n", err);
+        return -1;
+    }
+    r->inc = spc_incidents_new(&io);
+    if (!r->inc)
+        return -1;
+    spc_incidents_set_sink(r->inc, on_incident, r);
+    r->inc_out = open_file(r->incidents_path, "w", stdout);
+    if (!r->inc_out) {
+        fprintf(stderr, "spcstream replay: %s: %s\n", r->incidents_path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int setup(struct replay *r)
@@ -174,6 +243,8 @@ static int setup(struct replay *r)
         return SPC_EXIT_RUNTIME;
     }
     spc_engine_set_sink(r->eng, on_anomaly, r);
+    if (r->incidents_path && setup_incidents(r))
+        return SPC_EXIT_USAGE;
     r->in = open_file(r->input_path, "r", stdin);
     if (!r->in) {
         fprintf(stderr, "spcstream replay: %s: %s\n", r->input_path,
@@ -323,6 +394,9 @@ static void summary(struct replay *r, double secs)
         first = 0;
     }
     fprintf(stderr, "%s", first ? "" : ")");
+    if (r->inc)
+        fprintf(stderr, ", %zu incidents (%lu revisions)",
+                spc_incidents_count(r->inc), r->revisions);
     fprintf(stderr, "; %.2f s, %.0f events/s\n", secs,
             secs > 0 ? st.events / secs : 0.0);
 }
@@ -333,6 +407,10 @@ static void cleanup(struct replay *r)
         fclose(r->in);
     if (r->out && r->out != stdout)
         fclose(r->out);
+    if (r->inc_out && r->inc_out != stdout)
+        fclose(r->inc_out);
+    spc_incidents_destroy(r->inc);
+    spc_buf_fini(&r->ibuf);
     spc_engine_destroy(r->eng);
     spc_config_destroy(r->cfg);
     spc_batch_fini(&r->batch);
@@ -348,6 +426,7 @@ int spc_cmd_replay(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     spc_batch_init(&r.batch);
     spc_buf_init(&r.obuf);
+    spc_buf_init(&r.ibuf);
     rc = parse_args(&r, argc, argv);
     if (rc)
         goto out;
@@ -356,7 +435,16 @@ int spc_cmd_replay(int argc, char **argv)
         goto out;
     t0 = now_s();
     rc = run_loop(&r, t0);
+    if (r.inc)
+        spc_incidents_flush(r.inc);
     flush_out(&r, &r.obuf, r.out);
+    if (r.inc_out) {
+        flush_out(&r, &r.ibuf, r.inc_out);
+        if (fflush(r.inc_out) != 0)
+            r.write_failed = 1;
+        if (!r.quiet)
+            print_briefs(&r);
+    }
     if (fflush(r.out) != 0 || r.write_failed) {
         fprintf(stderr, "spcstream replay: write error: %s\n",
                 strerror(errno));

@@ -354,8 +354,18 @@ static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
 
     if (s->ng < c->p->sg_min_n || s->nr < c->p->sg_min_n)
         return 0;
-    if (!hold && c->base_ok && fabs(d) < c->p->sg_min_shift * c->sigma)
-        return 0; /* not a shift worth reporting, whatever its t */
+    if (!hold && c->base_ok) {
+        double off = c->k->sg_center - c->mu;
+
+        if (fabs(d) < c->p->sg_min_shift * c->sigma)
+            return 0; /* not a shift worth reporting, whatever its t */
+        /* the subgroup must be the part that moved away from the
+         * baseline, not the healthy remainder of a split population, and
+         * significantly so against the baseline too */
+        if (fabs(s->mg + off) <= fabs(s->mr + off) ||
+            fabs(s->mg + off) * sqrt(s->ng) <= zc * c->sigma)
+            return 0;
+    }
     sgs_var(s);
     a = s->vg / s->ng;
     b = s->vr / s->nr;
@@ -421,6 +431,21 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
      * a clamped input): both ways, |ln F| against the normal limit */
     if (hold ? (F > 1.0 / r2 && F < r2) : (F > 1.0 / (r2 * r2) && F < r2))
         return 0;
+    if (!hold && c->base_ok) {
+        /* the subgroup's spread, not the rest's, must have left the
+         * baseline, in the direction of the difference */
+        double s2 = c->sigma * c->sigma;
+        double lg = log(s->vg / s2), lr = log(s->vr / s2);
+
+        if (fabs(lg) <= fabs(lr) || (lg > 0) != (F > 1.0) ||
+            fabs(lg) <= zc * sqrt(2.0 / (s->ng - 1.0)))
+            return 0;
+        /* a subgroup far off the baseline sits on the clip (sg_value):
+         * its spread is the clip's, not a stuck reading */
+        if (F < 1.0 && fabs(s->mg + c->k->sg_center - c->mu) >
+                           (CLIP_SIGMA - 1.0) * c->sigma)
+            return 0;
+    }
     z = fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
     if (z <= (hold ? zc / 2 : zc))
         return 0;

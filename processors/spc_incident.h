@@ -111,6 +111,8 @@ struct spc_incident {
     char *test_plan;
     char *scope_dim;   /* "fixture", "station", "fw", ..., or "fleet" */
     char *scope_value; /* "FX-2B", ..., or "*" */
+    uint8_t scope_evidenced; /* named by a subgroup test; else where the
+                                anomalies were seen (station) or pooled */
     char *station;     /* where it is, when known (else NULL) */
     char *fixture;
     char *fw;
@@ -133,6 +135,8 @@ struct spc_incident {
     struct spc_advice rules;
     struct spc_advice llm;   /* source NULL until an LLM reply arrived */
     uint8_t llm_requested;   /* asked once per incident */
+    char merged_into[33];    /* "" or the incident that absorbed this one
+                                (then resolved for good) */
 };
 
 /** Append the incident as one JSON object (contract of spc.incidents). */
@@ -171,6 +175,73 @@ struct spc_action {
     const char *note; /* for NOTE, may be NULL otherwise */
     int64_t ts_ms;
 };
+
+/** Incident grouping parameters (config section "incidents"). */
+struct spc_incident_opts {
+    int64_t group_window_ms;  /* anomalies this close join an incident */
+    int64_t update_ms;        /* at most one "more of the same" revision */
+    int max_new_per_station_hour; /* beyond: merged into the latest */
+    int64_t auto_resolve_ms;  /* quiet this long: resolved (0: never) */
+    int min_severity;         /* anomalies below are kept but do not open */
+    unsigned max_open;        /* table bound; oldest resolved dropped */
+};
+
+/** Defaults, then the "incidents" section (NULL: defaults); errors name
+ *  "incidents.<key>". */
+spc_err_t spc_incident_opts_from_json(const json_t *section,
+                                      struct spc_incident_opts *out,
+                                      char *errstr,
+                                      size_t errstr_size) SPC_WUR;
+
+/** @returns owned table, NULL on OOM. */
+struct spc_incidents *spc_incidents_new(const struct spc_incident_opts *o);
+void spc_incidents_destroy(struct spc_incidents *t);
+void spc_incidents_set_sink(struct spc_incidents *t, spc_incident_cb *cb,
+                            void *opaque);
+/** Called (once per incident) when an incident may be worth LLM advice;
+ *  the callee decides (triggers, severity) and queues the request. */
+void spc_incidents_set_llm(struct spc_incidents *t, spc_llm_request_cb *cb,
+                           void *opaque);
+
+/** Group @p a (event time a->ts_ms drives windows and rate limits). */
+spc_err_t spc_incidents_add(struct spc_incidents *t,
+                            const struct spc_anomaly *a) SPC_WUR;
+
+/**
+ * @brief Apply an operator action.  For SPC_ACT_REBASELINE, *globs receives
+ * an owned, NULL-terminated list of "test_plan/test_step/measurement"
+ * patterns of the incident's steps (free each and the list), for the
+ * caller to reset in DETECT; NULL otherwise.
+ * @returns SPC_OK, SPC_ERR_NOTFOUND (unknown incident), SPC_ERR_NOMEM.
+ */
+spc_err_t spc_incidents_action(struct spc_incidents *t,
+                               const struct spc_action *act,
+                               char ***globs) SPC_WUR;
+
+/** Attach LLM advice (a new revision, advice.source "llm"); ignored when
+ *  the incident is unknown.  @p adv is copied. */
+spc_err_t spc_incidents_apply_llm(struct spc_incidents *t, const char *id,
+                                  const struct spc_advice *adv) SPC_WUR;
+
+/** Emit the revisions held back by the update rate limit. */
+void spc_incidents_flush(struct spc_incidents *t);
+
+/** The Markdown brief of every incident, in creation order. */
+void spc_incidents_brief_all(const struct spc_incidents *t,
+                             struct spc_buf *b);
+
+/** Incidents held. */
+size_t spc_incidents_count(const struct spc_incidents *t);
+
+/** Checkpoint: every incident as a versioned blob through @p cb (changed
+ *  ones only when @p dirty_only); restore one. */
+typedef int(spc_incident_blob_cb)(const char *id, const void *blob,
+                                  size_t len, void *opaque);
+spc_err_t spc_incidents_export(struct spc_incidents *t, int dirty_only,
+                               spc_incident_blob_cb *cb, void *opaque) SPC_WUR;
+spc_err_t spc_incidents_import(struct spc_incidents *t, const void *blob,
+                               size_t len, char *errstr,
+                               size_t errstr_size) SPC_WUR;
 
 /** Parse an action JSON object ({"action": "ack"|"resolve"|"note"|
  *  "rebaseline", "incident_id": ..., "user": ..., "note": ...,
