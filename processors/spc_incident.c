@@ -29,6 +29,8 @@ struct entry {
     int pending; /* changes not yet emitted */
     int dirty;   /* changed since the last export */
     uint64_t order; /* creation order: deterministic iteration */
+    char open_station[64]; /* station of the anomaly that opened it (the
+                              per-station rate limit) */
 };
 
 struct spc_incidents {
@@ -758,7 +760,8 @@ static struct entry *storm_target(struct spc_incidents *t,
     for (i = 0; i < t->n; i++) {
         struct spc_incident *c = &t->e[i]->inc;
 
-        if (!streq(c->test_plan, a->test_plan) || !streq(c->station, st) ||
+        if (!streq(c->test_plan, a->test_plan) ||
+            strcmp(t->e[i]->open_station, st) != 0 ||
             a->ts_ms - c->opened_ms > 3600000)
             continue;
         opened++;
@@ -797,6 +800,8 @@ static struct entry *open_new(struct spc_incidents *t,
         return NULL;
     }
     e->inc.scope_evidenced = (uint8_t)s->evidenced;
+    snprintf(e->open_station, sizeof(e->open_station), "%s",
+             a->meta[SPC_DIM_STATION] ? a->meta[SPC_DIM_STATION] : "");
     make_id(&e->inc, a);
     t->e[t->n++] = e;
     return e;
@@ -1134,9 +1139,11 @@ spc_err_t spc_incidents_export(struct spc_incidents *t, int dirty_only,
         spc_incident_to_json(&e->inc, &b);
         spc_buf_printf(&b,
                        ",\"last_emit_ms\":%lld,\"pending\":%d,\"order\":%llu,"
-                       "\"llm_requested\":%d,\"llm\":",
+                       "\"llm_requested\":%d,\"open_station\":",
                        (long long)e->last_emit_ms, e->pending,
                        (unsigned long long)e->order, e->inc.llm_requested);
+        spc_json_str(&b, e->open_station);
+        spc_buf_puts(&b, ",\"llm\":");
         spc_advice_to_json(&e->inc.llm, &b);
         spc_buf_putc(&b, '}');
         if (!spc_buf_ok(&b))
@@ -1396,13 +1403,16 @@ spc_err_t spc_incidents_import(struct spc_incidents *t, const void *blob,
     e->order = (uint64_t)json_integer_value(json_object_get(root, "order"));
     e->inc.llm_requested =
         (uint8_t)json_integer_value(json_object_get(root, "llm_requested"));
+    snprintf(e->open_station, sizeof(e->open_station), "%s",
+             js(root, "open_station") ? js(root, "open_station") : "");
     json_decref(root);
     if (r != 1) {
         incident_fini(&e->inc);
         free(e);
         spc_errstr_set(errstr, errstr_size,
-                       r ? "out of memory" : "incident blob: missing fields");
-        return r ? SPC_ERR_NOMEM : SPC_ERR_PARSE;
+                       r == 0 ? "out of memory"
+                              : "incident blob: missing fields");
+        return r == 0 ? SPC_ERR_NOMEM : SPC_ERR_PARSE;
     }
     old = find_id(t, e->inc.id);
     if (old) { /* replace */
