@@ -42,6 +42,8 @@ struct spc_incidents {
     void *sink_opaque;
     spc_llm_request_cb *llm;
     void *llm_opaque;
+    spc_incident_drop_cb *drop;
+    void *drop_opaque;
 };
 
 static const char *const state_names[] = {"open", "acknowledged",
@@ -193,6 +195,13 @@ void spc_incidents_set_llm(struct spc_incidents *t, spc_llm_request_cb *cb,
 {
     t->llm = cb;
     t->llm_opaque = opaque;
+}
+
+void spc_incidents_set_drop(struct spc_incidents *t, spc_incident_drop_cb *cb,
+                            void *opaque)
+{
+    t->drop = cb;
+    t->drop_opaque = opaque;
 }
 
 void spc_incidents_brief_all(const struct spc_incidents *t,
@@ -648,10 +657,9 @@ static void emit(struct spc_incidents *t, struct entry *e)
 
 static void maybe_llm(struct spc_incidents *t, struct entry *e)
 {
-    if (t->llm && !e->inc.llm_requested) {
+    if (t->llm && !e->inc.llm_requested && !e->inc.merged_into[0] &&
+        t->llm(&e->inc, t->llm_opaque))
         e->inc.llm_requested = 1;
-        t->llm(&e->inc, t->llm_opaque);
-    }
 }
 
 static struct entry *find_id(struct spc_incidents *t, const char *id)
@@ -679,6 +687,8 @@ static void trim(struct spc_incidents *t)
                 victim = i;
         if (victim == t->n)
             victim = 0; /* nothing resolved: the oldest */
+        if (t->drop)
+            t->drop(t->e[victim]->inc.id, t->drop_opaque);
         incident_fini(&t->e[victim]->inc);
         free(t->e[victim]);
         memmove(&t->e[victim], &t->e[victim + 1],
@@ -988,7 +998,7 @@ spc_err_t spc_incidents_apply_llm(struct spc_incidents *t, const char *id,
     struct spc_advice copy;
 
     if (!e)
-        return SPC_OK;
+        return SPC_ERR_NOTFOUND;
     if (spc_advice_copy(&copy, adv) != SPC_OK)
         return SPC_ERR_NOMEM;
     spc_advice_fini(&e->inc.llm);

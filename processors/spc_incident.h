@@ -156,9 +156,13 @@ struct spc_incidents;
 
 /** Receives each new revision; @p inc is valid during the call only. */
 typedef void(spc_incident_cb)(const struct spc_incident *inc, void *opaque);
-/** Asked when an incident qualifies for LLM advice (once per incident). */
-typedef void(spc_llm_request_cb)(const struct spc_incident *inc,
-                                 void *opaque);
+/** Offered each new revision of an incident without LLM advice requested
+ *  yet; @returns 1 when it queued a request (not offered again), 0 when
+ *  the incident does not qualify (yet: severity and pattern may change). */
+typedef int(spc_llm_request_cb)(const struct spc_incident *inc,
+                                void *opaque);
+/** An incident left the table (trimmed): its checkpoint can go. */
+typedef void(spc_incident_drop_cb)(const char *id, void *opaque);
 
 /** Operator actions (spc.incident-actions). */
 enum spc_action_kind {
@@ -198,10 +202,12 @@ struct spc_incidents *spc_incidents_new(const struct spc_incident_opts *o);
 void spc_incidents_destroy(struct spc_incidents *t);
 void spc_incidents_set_sink(struct spc_incidents *t, spc_incident_cb *cb,
                             void *opaque);
-/** Called (once per incident) when an incident may be worth LLM advice;
- *  the callee decides (triggers, severity) and queues the request. */
+/** Called when an incident may be worth LLM advice; the callee decides
+ *  (triggers, severity) and queues the request. */
 void spc_incidents_set_llm(struct spc_incidents *t, spc_llm_request_cb *cb,
                            void *opaque);
+void spc_incidents_set_drop(struct spc_incidents *t, spc_incident_drop_cb *cb,
+                            void *opaque);
 
 /** Group @p a (event time a->ts_ms drives windows and rate limits). */
 spc_err_t spc_incidents_add(struct spc_incidents *t,
@@ -218,8 +224,9 @@ spc_err_t spc_incidents_action(struct spc_incidents *t,
                                const struct spc_action *act,
                                char ***globs) SPC_WUR;
 
-/** Attach LLM advice (a new revision, advice.source "llm"); ignored when
- *  the incident is unknown.  @p adv is copied. */
+/** Attach LLM advice (a new revision, advice.source "llm").  @p adv is
+ *  copied.  @returns SPC_OK, SPC_ERR_NOTFOUND (not in this table),
+ *  SPC_ERR_NOMEM. */
 spc_err_t spc_incidents_apply_llm(struct spc_incidents *t, const char *id,
                                   const struct spc_advice *adv) SPC_WUR;
 

@@ -59,10 +59,13 @@ static void sink_cb(const struct spc_incident *c, void *opaque)
     spc_incident_to_json(c, &s->json);
 }
 
-static void llm_cb(const struct spc_incident *c, void *opaque)
+/* Asks for advice once the incident is at least a warning. */
+static int llm_cb(const struct spc_incident *c, void *opaque)
 {
-    (void)c;
+    if (c->severity < SPC_SEV_WARNING)
+        return 0;
     ((struct sink *)opaque)->llm_asks++;
+    return 1;
 }
 
 /* The latest revision of incident @p id. */
@@ -355,10 +358,12 @@ START_TEST(revision_rate_limit)
         add(t, &a);
     }
     ck_assert_uint_eq(s.n, 1); /* opened; four more held back */
+    ck_assert_uint_eq(s.llm_asks, 0); /* info: does not qualify yet */
     mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 6, "ST-02", "FX-2B", "3.4.2",
        "fixture", "FX-2B", SPC_SEV_CRITICAL);
     add(t, &a);
     ck_assert_uint_eq(s.n, 2); /* severity went up */
+    ck_assert_uint_eq(s.llm_asks, 1); /* now it qualifies */
     ck_assert_uint_eq(s.r[1].anomaly_count, 6);
     mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 7, "ST-02", "FX-2B", "3.4.2",
        "fixture", "FX-2B", SPC_SEV_CRITICAL);
@@ -464,6 +469,49 @@ START_TEST(storm_limit)
 }
 END_TEST
 
+static void drop_cb(const char *id, void *opaque)
+{
+    struct rev *r = opaque;
+
+    memcpy(r->id, id, 33);
+    r->revision++; /* count of drops */
+}
+
+/* The table is bounded: beyond max_incidents the oldest resolved one (else
+ * the oldest) leaves, and the owner is told so its checkpoint can go. */
+START_TEST(trim_drops_oldest)
+{
+    struct spc_incident_opts o;
+    struct sink s;
+    struct spc_incidents *t;
+    struct spc_anomaly a;
+    struct rev dropped;
+    json_t *cfg = json_pack("{s:i}", "max_incidents", 10);
+    char err[256], step[16][16], st[16][16];
+    int i;
+
+    ck_assert_int_eq(spc_incident_opts_from_json(cfg, &o, err, sizeof(err)),
+                     SPC_OK);
+    json_decref(cfg);
+    t = spc_incidents_new(&o);
+    memset(&s, 0, sizeof(s));
+    memset(&dropped, 0, sizeof(dropped));
+    spc_incidents_set_sink(t, sink_cb, &s);
+    spc_incidents_set_drop(t, drop_cb, &dropped);
+    for (i = 0; i < 11; i++) { /* 11 unrelated pooled shifts */
+        snprintf(step[i], sizeof(step[i]), "S/%02d", i);
+        snprintf(st[i], sizeof(st[i]), "ST-%02d", i); /* no storm limit */
+        mk(&a, SPC_DET_EWMA, step[i], i, st[i], "FX-1A", "3.4.2", NULL,
+           NULL, SPC_SEV_WARNING);
+        add(t, &a);
+    }
+    ck_assert_uint_eq(spc_incidents_count(t), 10);
+    ck_assert_uint_eq(dropped.revision, 1);
+    ck_assert_str_eq(dropped.id, s.r[0].id);
+    finish(t, &s);
+}
+END_TEST
+
 static int blob_cb(const char *id, const void *blob, size_t len,
                    void *opaque)
 {
@@ -525,6 +573,9 @@ START_TEST(export_import_round_trip)
     adv.n_actions = 1;
     ck_assert_int_eq(spc_incidents_apply_llm(t, s.r[0].id, &adv), SPC_OK);
     ck_assert_int_eq(s.r[s.n - 1].has_llm, 1);
+    ck_assert_int_eq(spc_incidents_apply_llm(
+                         t, "0123456789abcdef0123456789abcdef", &adv),
+                     SPC_ERR_NOTFOUND);
 
     spc_buf_init(&b1);
     spc_buf_init(&b2);
@@ -658,6 +709,7 @@ Suite *incident_suite(void)
     tcase_add_test(tc, auto_resolve);
     tcase_add_test(tc, unit_result_follows_failures);
     tcase_add_test(tc, storm_limit);
+    tcase_add_test(tc, trim_drops_oldest);
     tcase_add_test(tc, export_import_round_trip);
     tcase_add_test(tc, record_and_brief);
     tcase_add_test(tc, actions);
