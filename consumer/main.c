@@ -24,6 +24,8 @@ static void usage(FILE *f)
             "            state checkpointed in Redis\n"
             "  replay    run the same engine on a file of WSJF reports or "
             "flat events\n"
+            "  action    acknowledge, resolve, annotate or re-baseline an "
+            "incident\n"
             "  config    check a config file or print the effective "
             "defaults\n"
             "  version   print the version\n"
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
         return spc_cmd_config(argc - 1, argv + 1);
     if (!strcmp(argv[1], "run"))
         return spc_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "action"))
+        return spc_cmd_action(argc - 1, argv + 1);
     fprintf(stderr, "spcstream: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return SPC_EXIT_USAGE;
