@@ -339,7 +339,7 @@ size_t spc_fmt_double(char *out, size_t size, double v)
         return (size_t)snprintf(out, size, "null");
     if (v == 0.0)
         return (size_t)snprintf(out, size, "0");
-    if (v == (double)(int64_t)v && fabs(v) < 1e15)
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v)
         return (size_t)snprintf(out, size, "%lld", (long long)v);
     n = snprintf(out, size, "%.15g", v);
     if (strtod(out, NULL) != v)

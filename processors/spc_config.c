@@ -810,6 +810,14 @@ static spc_err_t parse_root(struct spc_config *cfg, const json_t *root,
         (err = parse_metadata(cfg, v, errstr, size)))
         return err;
     params_defaults(&cfg->defaults, cfg->dims.n);
+    /* the budget is shared among the detectors this config enables: read
+     * "detectors" once before it (it is read again below, so explicit
+     * thresholds still override the derived ones) */
+    if ((v = json_object_get(root, "detectors")) &&
+        json_object_get(root, "alarm_budget") &&
+        (err = apply_detectors(&cfg->defaults, v, &cfg->dims, "detectors",
+                               errstr, size)))
+        return err;
     if ((v = json_object_get(root, "alarm_budget"))) {
         if ((err = parse_budget(cfg, v, errstr, size)))
             return err;

@@ -226,29 +226,32 @@ double spc_t_sf(double t, double nu)
 
 double spc_t_quantile(double p, double nu)
 {
-    double lo, hi, mid, z;
+    double q, lo, hi, mid, z;
     int i;
 
     if (!(p > 0.0 && p < 1.0))
         return p <= 0.0 ? -INFINITY : INFINITY;
-    if (p < 0.5)
-        return -spc_t_quantile(1.0 - p, nu);
-    /* bracket around the normal quantile, then bisect on the tail */
-    z = spc_norm_quantile(p);
+    if (p == 0.5)
+        return 0.0;
+    /* bisect on the upper tail q = P(T > t) > 0: for p < 1/2 use p itself
+     * (never 1 - p, which loses a small p); the answer is odd in p */
+    q = p < 0.5 ? p : 1.0 - p;
+    z = -spc_norm_quantile(q); /* the t quantile is beyond the normal one */
     lo = z;
     hi = z * 2.0 + 10.0;
-    while (spc_t_sf(hi, nu) > 1.0 - p)
+    while (spc_t_sf(hi, nu) > q)
         hi *= 2.0;
     for (i = 0; i < 200; i++) {
         mid = 0.5 * (lo + hi);
-        if (spc_t_sf(mid, nu) > 1.0 - p)
+        if (spc_t_sf(mid, nu) > q)
             lo = mid;
         else
             hi = mid;
         if (hi - lo < 1e-12 * hi)
             break;
     }
-    return 0.5 * (lo + hi);
+    mid = 0.5 * (lo + hi);
+    return p < 0.5 ? -mid : mid;
 }
 
 double spc_gammainc_p(double a, double x)
