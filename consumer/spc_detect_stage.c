@@ -81,6 +81,7 @@ struct worker {
     struct spc_arena strings;
     struct spc_buf out, key;
     struct dpart *cur; /* partition being processed (engine sink) */
+    char pos[64];      /* spc-pos of the event being processed, or "" */
     int64_t backoff_until;
 };
 
@@ -222,6 +223,8 @@ static void emit_anomaly(const struct spc_anomaly *a, void *opaque)
                               RD_KAFKA_V_KEY(w->key.data, w->key.len),
                               RD_KAFKA_V_VALUE(w->out.data, w->out.len),
                               RD_KAFKA_V_HEADER("anomaly-id", a->id, 32),
+                              RD_KAFKA_V_HEADER(SPC_HDR_POS, w->pos,
+                                                w->pos[0] ? -1 : 0),
                               RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
@@ -380,19 +383,70 @@ out:
 /* A control record (header spc-control) in spc.measurements: applied in
  * stream order, so a replay from a checkpoint applies it at the same
  * place.  @returns 1 when @p m was one. */
+static void forward_tick(struct worker *w, struct dpart *p,
+                         const rd_kafka_message_t *m)
+{
+    struct spc_detect *d = w->d;
+    json_t *root = json_loadb(m->payload, m->len, 0, NULL);
+    json_t *r = json_object_get(root, "r"), *o = json_object_get(root, "next");
+    char val[128];
+    int32_t part;
+
+    if (!json_is_integer(r) || !json_is_integer(o)) {
+        spc_log_limited(SPC_LOG_WARN, "detect-control",
+                        "detect: malformed tick at offset %lld skipped",
+                        (long long)m->offset);
+        json_decref(root);
+        return;
+    }
+    /* after the anomalies of every earlier event of this partition: the
+     * producer keeps the order per partition */
+    snprintf(val, sizeof(val),
+             "{\"control\":\"tick\",\"m\":%d,\"r\":%lld,\"next\":%lld}",
+             (int)p->partition, (long long)json_integer_value(r),
+             (long long)json_integer_value(o));
+    json_decref(root);
+    for (part = 0; part < d->anom_parts; part++) {
+        rd_kafka_resp_err_t e;
+
+        atomic_fetch_add(&p->inflight, 1);
+        while ((e = rd_kafka_producev(
+                    d->producer, RD_KAFKA_V_TOPIC(d->r->o.topics.anomalies),
+                    RD_KAFKA_V_PARTITION(part),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_VALUE(val, strlen(val)),
+                    RD_KAFKA_V_HEADER(SPC_HDR_CONTROL, "tick", 4),
+                    RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            struct timespec ts = {0, 10 * 1000000L};
+
+            nanosleep(&ts, NULL);
+        }
+        if (e) {
+            atomic_fetch_sub(&p->inflight, 1);
+            spc_log(SPC_LOG_ERROR, "detect: produce tick: %s",
+                    rd_kafka_err2str(e));
+            spc_run_stop(d->r, 1);
+            return;
+        }
+    }
+}
+
 static int control_msg(struct worker *w, struct dpart *p,
                        const rd_kafka_message_t *m)
 {
-    rd_kafka_headers_t *hdrs = NULL;
     const void *val;
     size_t len;
     json_t *root;
     const char *match;
     size_t n;
 
-    if (rd_kafka_message_headers(m, &hdrs) || !hdrs ||
-        rd_kafka_header_get_last(hdrs, "spc-control", &val, &len))
+    if (!(val = spc_kafka_header(m, SPC_HDR_CONTROL, &len)))
         return 0;
+    if (len == 4 && !memcmp(val, "tick", 4)) {
+        forward_tick(w, p, m);
+        return 1;
+    }
     if (len != strlen("rebaseline") || memcmp(val, "rebaseline", len) != 0) {
         spc_log_limited(SPC_LOG_WARN, "detect-control",
                         "detect: unknown control record at offset %lld "
@@ -415,7 +469,6 @@ static int control_msg(struct worker *w, struct dpart *p,
                         (long long)m->offset);
     }
     json_decref(root);
-    (void)w;
     return 1;
 }
 
@@ -433,6 +486,17 @@ static void process_msg(struct worker *w, rd_kafka_message_t *m)
         p->next_offset = m->offset + 1;
         p->events_since++;
         return;
+    }
+    {
+        size_t plen;
+        const void *pv = spc_kafka_header(m, SPC_HDR_POS, &plen);
+
+        if (pv && plen < sizeof(w->pos)) {
+            memcpy(w->pos, pv, plen);
+            w->pos[plen] = '\0';
+        } else {
+            w->pos[0] = '\0';
+        }
     }
     spc_arena_reset(&w->strings);
     e = spc_avro_decode_event(w->avro, m->payload, m->len, &d->r->cfg->dims,

@@ -38,8 +38,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Pseudo key of the action offset in a partition's checkpoint. */
+/* Pseudo keys in a partition's checkpoint: the action offset, and the
+ * input-order state (watermarks, last released, held anomalies). */
 #define ACT_KEY "\x01" "actions-offset"
+#define REORDER_KEY "\x01" "reorder"
+#define REORDER_MAGIC 0x31524353u /* "SCR1" */
+
+/* An anomaly waiting until every DETECT partition has passed its place in
+ * the input (watermark). */
+struct held {
+    struct spc_pos pos;
+    char id[33];
+    void *data;
+    size_t len;
+    int64_t since_ms; /* arrival (monotonic), for the stalled-source rule */
+};
+
+/* Per wats.reports partition r: how far each measurement partition has
+ * been processed, and the last anomaly released (older ones are repeats). */
+struct rstate {
+    int32_t r;
+    int64_t *wm; /* [meas_parts]: reports of r below this offset are done */
+    struct spc_pos last;
+    char last_id[33];
+    int have_last;
+};
 
 struct ipart {
     int32_t partition;
@@ -53,6 +76,11 @@ struct ipart {
     int delivery_failed, fenced, full_export;
     char **drops; /* trimmed incident ids to delete from Redis */
     size_t n_drops, cap_drops;
+    struct held *held;
+    size_t n_held, cap_held;
+    struct rstate *rs;
+    size_t n_rs;
+    int reorder_dirty;
     struct spc_incident_stage *s;
 };
 
@@ -76,6 +104,8 @@ struct spc_incident_stage {
     int32_t cap_p;
     struct ipart *cur;   /* partition being processed (sinks) */
     int32_t meas_parts;
+    int64_t *tick_ms; /* [meas_parts]: last tick seen from each (monotonic) */
+    long hold_ms;     /* a source silent this long no longer holds back */
     struct spc_buf out, facts, ctl;
     struct spc_arena strings;
     pthread_mutex_t mu; /* replies */
@@ -187,6 +217,16 @@ static int llm_request(const struct spc_incident *inc, void *opaque)
     return e == SPC_OK;
 }
 
+/* @locality llm thread (and the caller of spc_llm_new) */
+static void llm_log(int level, const char *msg, void *opaque)
+{
+    (void)opaque;
+    spc_log(level >= SPC_LLM_LOG_WARN   ? SPC_LOG_WARN
+            : level == SPC_LLM_LOG_INFO ? SPC_LOG_INFO
+                                        : SPC_LOG_DEBUG,
+            "llm: %s", msg);
+}
+
 /* @locality llm thread */
 static void llm_reply(const char *id, uint32_t revision,
                       const struct spc_advice *adv, const char *error,
@@ -261,7 +301,145 @@ static void on_drop(const char *id, void *opaque)
         p->n_drops++;
 }
 
+static struct rstate *rs_get(struct spc_incident_stage *s, struct ipart *p,
+                             int32_t r)
+{
+    struct rstate *n;
+    size_t i;
+    int32_t m;
+
+    for (i = 0; i < p->n_rs; i++)
+        if (p->rs[i].r == r)
+            return &p->rs[i];
+    n = spc_realloc(p->rs, (p->n_rs + 1) * sizeof(*n));
+    if (!n)
+        return NULL;
+    p->rs = n;
+    n = &p->rs[p->n_rs];
+    memset(n, 0, sizeof(*n));
+    n->r = r;
+    n->wm = spc_calloc((size_t)s->meas_parts, sizeof(*n->wm));
+    if (!n->wm)
+        return NULL;
+    for (m = 0; m < s->meas_parts; m++)
+        n->wm[m] = -1;
+    p->n_rs++;
+    return n;
+}
+
 /* ---- checkpoints ---- */
+
+static void reorder_export(const struct spc_incident_stage *s,
+                           const struct ipart *p, struct spc_buf *b)
+{
+    size_t i;
+    int32_t m;
+
+    spc_buf_u32(b, REORDER_MAGIC);
+    spc_buf_u32(b, (uint32_t)s->meas_parts);
+    spc_buf_u32(b, (uint32_t)p->n_rs);
+    for (i = 0; i < p->n_rs; i++) {
+        const struct rstate *rs = &p->rs[i];
+
+        spc_buf_u32(b, (uint32_t)rs->r);
+        spc_buf_u32(b, (uint32_t)rs->have_last);
+        spc_buf_u64(b, (uint64_t)rs->last.o);
+        spc_buf_u32(b, rs->last.i);
+        spc_buf_append(b, rs->last_id, 32);
+        for (m = 0; m < s->meas_parts; m++)
+            spc_buf_u64(b, (uint64_t)rs->wm[m]);
+    }
+    spc_buf_u32(b, (uint32_t)p->n_held);
+    for (i = 0; i < p->n_held; i++) {
+        const struct held *h = &p->held[i];
+
+        spc_buf_u32(b, (uint32_t)h->pos.r);
+        spc_buf_u64(b, (uint64_t)h->pos.o);
+        spc_buf_u32(b, h->pos.i);
+        spc_buf_append(b, h->id, 32);
+        spc_buf_u32(b, (uint32_t)h->len);
+        spc_buf_append(b, h->data, h->len);
+    }
+}
+
+static const void *rd_bytes(struct spc_rd *rd, size_t n)
+{
+    const void *v = rd->p;
+
+    if (rd->err || (size_t)(rd->end - rd->p) < n) {
+        rd->err = 1;
+        return NULL;
+    }
+    rd->p += n;
+    return v;
+}
+
+/* @returns 0, -1 on malformed or OOM (then the state starts empty). */
+static int reorder_import(struct spc_incident_stage *s, struct ipart *p,
+                          const void *blob, size_t len)
+{
+    struct spc_rd rd;
+    uint32_t parts, nrs, nh, i, m;
+
+    spc_rd_init(&rd, blob, len);
+    if (spc_rd_u32(&rd) != REORDER_MAGIC)
+        return -1;
+    parts = spc_rd_u32(&rd);
+    nrs = spc_rd_u32(&rd);
+    for (i = 0; i < nrs && !rd.err; i++) {
+        int32_t r = (int32_t)spc_rd_u32(&rd);
+        struct rstate *rs = rs_get(s, p, r);
+        const void *id;
+
+        if (!rs)
+            return -1;
+        rs->have_last = (int)spc_rd_u32(&rd);
+        rs->last.r = r;
+        rs->last.o = (int64_t)spc_rd_u64(&rd);
+        rs->last.i = spc_rd_u32(&rd);
+        id = rd_bytes(&rd, 32);
+        if (id)
+            memcpy(rs->last_id, id, 32);
+        rs->last_id[32] = '\0';
+        for (m = 0; m < parts; m++) {
+            int64_t w = (int64_t)spc_rd_u64(&rd);
+
+            if ((int32_t)m < s->meas_parts)
+                rs->wm[m] = w;
+        }
+    }
+    nh = spc_rd_u32(&rd);
+    for (i = 0; i < nh && !rd.err; i++) {
+        struct held h;
+        const void *id, *data;
+
+        memset(&h, 0, sizeof(h));
+        h.pos.r = (int32_t)spc_rd_u32(&rd);
+        h.pos.o = (int64_t)spc_rd_u64(&rd);
+        h.pos.i = spc_rd_u32(&rd);
+        id = rd_bytes(&rd, 32);
+        h.len = spc_rd_u32(&rd);
+        data = rd_bytes(&rd, h.len);
+        if (!id || !data)
+            return -1;
+        memcpy(h.id, id, 32);
+        h.since_ms = spc_now_mono_ms();
+        if (p->n_held == p->cap_held) {
+            size_t cap = p->cap_held ? p->cap_held * 2 : 64;
+            struct held *n = spc_realloc(p->held, cap * sizeof(*n));
+
+            if (!n)
+                return -1;
+            p->held = n;
+            p->cap_held = cap;
+        }
+        if (!(h.data = spc_malloc(h.len ? h.len : 1)))
+            return -1;
+        memcpy(h.data, data, h.len);
+        p->held[p->n_held++] = h;
+    }
+    return !rd.err ? 0 : -1;
+}
 
 static int wait_delivered(struct spc_incident_stage *s, struct ipart *p,
                           long ms)
@@ -344,6 +522,13 @@ static spc_err_t checkpoint(struct spc_incident_stage *s, struct ipart *p)
     snprintf(off, sizeof(off), "%lld", (long long)p->act_next);
     if (!e && collect(ACT_KEY, off, strlen(off), &it))
         e = SPC_ERR_NOMEM;
+    if (!e && (p->reorder_dirty || p->full_export)) {
+        spc_buf_reset(&s->ctl);
+        reorder_export(s, p, &s->ctl);
+        if (!spc_buf_ok(&s->ctl) ||
+            collect(REORDER_KEY, s->ctl.data, s->ctl.len, &it))
+            e = SPC_ERR_NOMEM;
+    }
     if (e)
         goto out;
     /* the export cleared the dirty flags: until a write succeeds, every
@@ -357,6 +542,7 @@ static spc_err_t checkpoint(struct spc_incident_stage *s, struct ipart *p)
     if (e)
         goto fail;
     p->full_export = 0;
+    p->reorder_dirty = 0;
     if (p->n_drops) {
         struct spc_ckpt_item *k = spc_calloc(p->n_drops, sizeof(*k));
 
@@ -415,38 +601,221 @@ static void to_dlq(struct spc_incident_stage *s, const rd_kafka_message_t *m,
         spc_log(SPC_LOG_ERROR, "incident: cannot write to the DLQ");
 }
 
-static void on_anomaly(struct spc_incident_stage *s, struct ipart *p,
-                       const rd_kafka_message_t *m)
+/* Decode an anomaly record.  Strings point into the arena or *root. */
+static spc_err_t decode_anomaly(struct spc_incident_stage *s, const void *data,
+                                size_t len, struct spc_anomaly *a,
+                                json_t **root, char *err, size_t n)
 {
-    struct spc_anomaly a;
-    json_t *root = NULL;
     json_error_t jerr;
-    char err[256];
-    spc_err_t e;
 
+    *root = NULL;
     spc_arena_reset(&s->strings);
     if (s->r->o.format == SPC_OUT_JSON) {
-        root = json_loadb(m->payload, m->len, 0, &jerr);
-        if (!root) {
-            snprintf(err, sizeof(err), "not JSON: %s (offset %d)", jerr.text,
+        *root = json_loadb(data, len, 0, &jerr);
+        if (!*root) {
+            snprintf(err, n, "not JSON: %s (offset %d)", jerr.text,
                      jerr.position);
-            e = SPC_ERR_PARSE;
-        } else {
-            e = spc_anomaly_from_json(root, &s->r->cfg->dims, &a, err,
-                                      sizeof(err));
+            return SPC_ERR_PARSE;
         }
-    } else {
-        e = spc_avro_decode_anomaly(s->avro, m->payload, m->len,
-                                    &s->r->cfg->dims, &a, &s->strings, err,
-                                    sizeof(err));
+        return spc_anomaly_from_json(*root, &s->r->cfg->dims, a, err, n);
     }
-    if (e) {
-        to_dlq(s, m, err);
-    } else if (spc_incidents_add(p->tab, &a) != SPC_OK) {
+    return spc_avro_decode_anomaly(s->avro, data, len, &s->r->cfg->dims, a,
+                                   &s->strings, err, n);
+}
+
+static void add_anomaly(struct spc_incident_stage *s, struct ipart *p,
+                        const void *data, size_t len)
+{
+    struct spc_anomaly a;
+    json_t *root;
+    char err[256];
+
+    if (decode_anomaly(s, data, len, &a, &root, err, sizeof(err)) != SPC_OK)
+        spc_log_limited(SPC_LOG_WARN, "incident-decode",
+                        "incident: held anomaly no longer decodes: %s", err);
+    else if (spc_incidents_add(p->tab, &a) != SPC_OK) {
         spc_log(SPC_LOG_ERROR, "incident: out of memory");
         spc_run_stop(s->r, 1);
     }
     json_decref(root);
+}
+
+/* ---- input order (watermarks) ---- */
+
+static int pos_cmp(const struct spc_pos *a, const char *aid,
+                   const struct spc_pos *b, const char *bid)
+{
+    if (a->r != b->r)
+        return a->r < b->r ? -1 : 1;
+    if (a->o != b->o)
+        return a->o < b->o ? -1 : 1;
+    /* within a report by id (replay sorts a report's anomalies the same
+     * way; the event index is not needed) */
+    return strcmp(aid, bid);
+}
+
+static int held_cmp(const void *x, const void *y)
+{
+    const struct held *a = x, *b = y;
+
+    return pos_cmp(&a->pos, a->id, &b->pos, b->id);
+}
+
+/* May @p h go?  Every measurement partition has passed its report, or the
+ * ones that have not are silent (stopped, or fed by a producer that sends
+ * no ticks) for hold_ms. */
+static int releasable(const struct spc_incident_stage *s,
+                      const struct rstate *rs, const struct held *h,
+                      int64_t now)
+{
+    int32_t m;
+
+    for (m = 0; m < s->meas_parts; m++)
+        if (rs->wm[m] <= h->pos.o &&
+            (now - h->since_ms < s->hold_ms ||
+             now - s->tick_ms[m] < s->hold_ms))
+            return 0;
+    return 1;
+}
+
+/* Process the held anomalies whose turn has come, in input order. */
+static void release(struct spc_incident_stage *s, struct ipart *p)
+{
+    int64_t now = spc_now_mono_ms();
+    size_t i, j, n = 0;
+    int blocked = 0;
+    int32_t blocked_r = 0;
+
+    if (!p->n_held)
+        return;
+    qsort(p->held, p->n_held, sizeof(*p->held), held_cmp);
+    for (i = j = 0; i < p->n_held; i++) {
+        struct held *h = &p->held[i];
+        struct rstate *rs;
+
+        if (blocked && h->pos.r == blocked_r) {
+            p->held[j++] = *h; /* after a waiting one of its partition */
+            continue;
+        }
+        if (!(rs = rs_get(s, p, h->pos.r))) {
+            spc_run_stop(s->r, 1);
+            p->held[j++] = *h;
+            continue;
+        }
+        if (!releasable(s, rs, h, now)) {
+            blocked = 1;
+            blocked_r = h->pos.r;
+            p->held[j++] = *h;
+            continue;
+        }
+        add_anomaly(s, p, h->data, h->len);
+        rs->last = h->pos;
+        memcpy(rs->last_id, h->id, sizeof(rs->last_id));
+        rs->have_last = 1;
+        free(h->data);
+        n++;
+    }
+    p->n_held = j;
+    if (n)
+        p->reorder_dirty = 1;
+}
+
+static void on_anomaly(struct spc_incident_stage *s, struct ipart *p,
+                       const rd_kafka_message_t *m)
+{
+    struct spc_anomaly a;
+    struct spc_pos pos;
+    struct rstate *rs;
+    struct held *h;
+    json_t *root;
+    const void *pv;
+    size_t plen;
+    char err[256];
+    size_t i;
+
+    if (decode_anomaly(s, m->payload, m->len, &a, &root, err, sizeof(err))) {
+        to_dlq(s, m, err);
+        json_decref(root);
+        return;
+    }
+    pv = spc_kafka_header(m, SPC_HDR_POS, &plen);
+    if (!pv || spc_pos_parse(pv, plen, &pos)) {
+        /* no place in the input (another producer): at once */
+        if (spc_incidents_add(p->tab, &a) != SPC_OK)
+            spc_run_stop(s->r, 1);
+        json_decref(root);
+        return;
+    }
+    json_decref(root);
+    if (!(rs = rs_get(s, p, pos.r))) {
+        spc_run_stop(s->r, 1);
+        return;
+    }
+    /* a repeat after a DETECT restart: already released or already held */
+    if (rs->have_last && pos_cmp(&pos, a.id, &rs->last, rs->last_id) <= 0)
+        return;
+    for (i = 0; i < p->n_held; i++)
+        if (!strcmp(p->held[i].id, a.id))
+            return;
+    if (p->n_held == p->cap_held) {
+        size_t cap = p->cap_held ? p->cap_held * 2 : 64;
+        struct held *n = spc_realloc(p->held, cap * sizeof(*n));
+
+        if (!n) {
+            spc_run_stop(s->r, 1);
+            return;
+        }
+        p->held = n;
+        p->cap_held = cap;
+    }
+    h = &p->held[p->n_held];
+    h->pos = pos;
+    memcpy(h->id, a.id, sizeof(h->id));
+    h->since_ms = spc_now_mono_ms();
+    h->len = m->len;
+    h->data = spc_malloc(m->len ? m->len : 1);
+    if (!h->data) {
+        spc_run_stop(s->r, 1);
+        return;
+    }
+    memcpy(h->data, m->payload, m->len);
+    p->n_held++;
+    p->reorder_dirty = 1;
+    release(s, p);
+}
+
+static void on_tick(struct spc_incident_stage *s, struct ipart *p,
+                    const rd_kafka_message_t *m)
+{
+    json_t *root = json_loadb(m->payload, m->len, 0, NULL);
+    json_t *jm = json_object_get(root, "m"), *jr = json_object_get(root, "r"),
+           *jo = json_object_get(root, "next");
+    struct rstate *rs;
+    int64_t mm;
+
+    if (!json_is_integer(jm) || !json_is_integer(jr) || !json_is_integer(jo) ||
+        (mm = json_integer_value(jm)) < 0 || mm >= s->meas_parts) {
+        spc_log_limited(SPC_LOG_WARN, "incident-tick",
+                        "incident: malformed tick at %s [%d] offset %lld "
+                        "skipped",
+                        rd_kafka_topic_name(m->rkt), (int)m->partition,
+                        (long long)m->offset);
+        json_decref(root);
+        return;
+    }
+    rs = rs_get(s, p, (int32_t)json_integer_value(jr));
+    if (!rs) {
+        spc_run_stop(s->r, 1);
+        json_decref(root);
+        return;
+    }
+    if (json_integer_value(jo) > rs->wm[mm]) {
+        rs->wm[mm] = json_integer_value(jo);
+        p->reorder_dirty = 1;
+    }
+    s->tick_ms[mm] = spc_now_mono_ms();
+    json_decref(root);
+    release(s, p);
 }
 
 /* Re-baseline: one control record per partition of spc.measurements, so
@@ -525,6 +894,15 @@ static int import_cb(const char *key, size_t klen, const void *blob,
     struct ipart *p = opaque;
     char err[256], num[32];
 
+    if (klen == strlen(REORDER_KEY) && !memcmp(key, REORDER_KEY, klen)) {
+        if (reorder_import(p->s, p, blob, len))
+            spc_log(SPC_LOG_WARN,
+                    "incident: partition %d: input-order state not "
+                    "restored: anomalies are taken as they come until the "
+                    "next ticks",
+                    (int)p->partition);
+        return 0;
+    }
     if (klen == strlen(ACT_KEY) && !memcmp(key, ACT_KEY, klen)) {
         snprintf(num, sizeof(num), "%.*s", (int)(len < 31 ? len : 31),
                  (const char *)blob);
@@ -537,10 +915,26 @@ static int import_cb(const char *key, size_t klen, const void *blob,
     return 0;
 }
 
+static void reorder_clear(struct ipart *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n_held; i++)
+        free(p->held[i].data);
+    for (i = 0; i < p->n_rs; i++)
+        free(p->rs[i].wm);
+    free(p->held);
+    free(p->rs);
+    p->held = NULL;
+    p->rs = NULL;
+    p->n_held = p->cap_held = p->n_rs = 0;
+}
+
 static void part_free(struct ipart *p)
 {
     if (!p)
         return;
+    reorder_clear(p);
     spc_incidents_destroy(p->tab);
     drops_clear(p);
     free(p->drops);
@@ -562,6 +956,7 @@ static struct ipart *load_part(struct spc_incident_stage *s, int32_t partition)
         int64_t off = -1;
 
         spc_incidents_destroy(p->tab);
+        reorder_clear(p);
         p->tab = spc_incidents_new(&s->iopts);
         if (!p->tab)
             break;
@@ -708,6 +1103,7 @@ static void cadence(struct spc_incident_stage *s)
         if (!p || p->fenced)
             continue;
         s->cur = p;
+        release(s, p); /* held back by a silent source */
         if (flush)
             spc_incidents_flush(p->tab);
         if ((p->anom_next != p->anom_ckpt || p->act_next != p->act_ckpt ||
@@ -750,7 +1146,13 @@ static void *stage_main(void *arg)
             s->cur = p;
             if (!strcmp(rd_kafka_topic_name(m->rkt),
                         s->r->o.topics.anomalies)) {
-                on_anomaly(s, p, m);
+                size_t clen;
+                const void *cv = spc_kafka_header(m, SPC_HDR_CONTROL, &clen);
+
+                if (cv && clen == 4 && !memcmp(cv, "tick", 4))
+                    on_tick(s, p, m);
+                else if (!cv)
+                    on_anomaly(s, p, m);
                 p->anom_next = m->offset + 1;
             } else {
                 on_action(s, p, m);
@@ -789,6 +1191,7 @@ static void stage_free(struct spc_incident_stage *s)
     spc_buf_fini(&s->facts);
     spc_buf_fini(&s->ctl);
     spc_arena_fini(&s->strings);
+    free(s->tick_ms);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -829,6 +1232,7 @@ struct spc_incident_stage *spc_incident_start(struct spc_run *r)
     s->ckpt = spc_ckpt_new(&r->redis, err, sizeof(err));
     if (!s->avro || !s->ckpt)
         goto fail;
+    s->lopts.log = llm_log;
     if (s->lopts.enabled) {
         s->llm = spc_llm_new(&s->lopts, llm_reply, s, err, sizeof(err));
         if (!s->llm)
@@ -852,6 +1256,10 @@ struct spc_incident_stage *spc_incident_start(struct spc_run *r)
                  r->o.topics.measurements);
         goto fail;
     }
+    s->tick_ms = spc_calloc((size_t)s->meas_parts, sizeof(*s->tick_ms));
+    if (!s->tick_ms)
+        goto fail;
+    s->hold_ms = 10000;
     if (na != nact) {
         snprintf(err, sizeof(err),
                  "%s has %d partitions and %s %d: they must be equal (both "

@@ -12,6 +12,8 @@
 #define _DEFAULT_SOURCE /* gethostname */
 #include "spc_kafka.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -619,4 +621,45 @@ int spc_kafka_err_transient(rd_kafka_resp_err_t err)
     default:
         return 0;
     }
+}
+
+void spc_pos_format(int32_t r, int64_t o, uint32_t i, char *out, size_t n)
+{
+    snprintf(out, n, "%d:%lld:%u", (int)r, (long long)o, (unsigned)i);
+}
+
+int spc_pos_parse(const void *v, size_t len, struct spc_pos *p)
+{
+    char buf[64], *end;
+    long long r, o, i;
+
+    if (!v || len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    r = strtoll(buf, &end, 10);
+    if (*end != ':' || r < 0 || r > INT32_MAX)
+        return -1;
+    o = strtoll(end + 1, &end, 10);
+    if (*end != ':' || o < 0)
+        return -1;
+    i = strtoll(end + 1, &end, 10);
+    if (*end != '\0' || i < 0 || i > UINT32_MAX)
+        return -1;
+    p->r = (int32_t)r;
+    p->o = o;
+    p->i = (uint32_t)i;
+    return 0;
+}
+
+const void *spc_kafka_header(const rd_kafka_message_t *m, const char *name,
+                             size_t *len)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+
+    if (rd_kafka_message_headers(m, &h) || !h ||
+        rd_kafka_header_get_last(h, name, &v, len))
+        return NULL;
+    return v;
 }

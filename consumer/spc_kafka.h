@@ -105,6 +105,27 @@ spc_err_t spc_kafka_dlq(rd_kafka_t *producer, const char *dlq_topic,
                         const char *stage, const char *error,
                         const rd_kafka_message_t *src) SPC_WUR;
 
+/* Headers of the internal topics.  spc-pos on spc.measurements and
+ * spc.anomalies records: "r:o:i", the event's place in the input (reports
+ * partition, offset, event index in the report).  spc-control marks a
+ * control record ("tick": progress watermark, "rebaseline"): consumers of
+ * spc.anomalies other than INCIDENT skip records carrying it. */
+#define SPC_HDR_POS "spc-pos"
+#define SPC_HDR_CONTROL "spc-control"
+
+struct spc_pos {
+    int32_t r;  /* wats.reports partition */
+    int64_t o;  /* its offset */
+    uint32_t i; /* event index in the report */
+};
+
+void spc_pos_format(int32_t r, int64_t o, uint32_t i, char *out, size_t n);
+/** @returns 0 and @p p, -1 when @p v is not "r:o:i". */
+int spc_pos_parse(const void *v, size_t len, struct spc_pos *p);
+/** The last header @p name of @p m (@p len set), or NULL. */
+const void *spc_kafka_header(const rd_kafka_message_t *m, const char *name,
+                             size_t *len);
+
 /** Transient? (broker down, timeouts, leader changes ...) */
 int spc_kafka_err_transient(rd_kafka_resp_err_t err);
 

@@ -90,6 +90,34 @@ static void abort_txn(struct spc_normalize *s)
     rewind_consumer(s);
 }
 
+static int produce(struct spc_normalize *s, const char *topic, int32_t part,
+                   const void *key, size_t klen, const void *val, size_t vlen,
+                   const char *hname, const char *hval);
+
+/* Progress ticks, in the transaction: to every partition of
+ * spc.measurements, "reports partition r is normalized below offset o".
+ * DETECT forwards them to spc.anomalies, where INCIDENT uses them as
+ * watermarks to process anomalies in input order. */
+static int send_ticks(struct spc_normalize *s)
+{
+    char val[96];
+    int32_t part;
+    int i;
+
+    for (i = 0; i < s->offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &s->offsets->elems[i];
+
+        snprintf(val, sizeof(val), "{\"control\":\"tick\",\"r\":%d,"
+                                   "\"next\":%lld}",
+                 (int)tp->partition, (long long)tp->offset);
+        for (part = 0; part < s->nparts; part++)
+            if (!produce(s, s->r->o.topics.measurements, part, NULL, 0, val,
+                         strlen(val), SPC_HDR_CONTROL, "tick"))
+                return -1;
+    }
+    return 0;
+}
+
 /* Commit the open transaction with the batch's offsets.  @returns 1 when
  * committed (or nothing was open), 0 when it had to be aborted. */
 static int commit_txn(struct spc_normalize *s)
@@ -99,6 +127,10 @@ static int commit_txn(struct spc_normalize *s)
 
     if (!s->in_txn)
         return 1;
+    if (send_ticks(s) != 0) {
+        abort_txn(s);
+        return 0;
+    }
     for (;;) {
         md = rd_kafka_consumer_group_metadata(s->consumer);
         e = rd_kafka_send_offsets_to_transaction(s->producer, s->offsets, md,
@@ -160,7 +192,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* Produce, waiting out a full local queue. */
 static int produce(struct spc_normalize *s, const char *topic, int32_t part,
-                   const void *key, size_t klen, const void *val, size_t vlen)
+                   const void *key, size_t klen, const void *val, size_t vlen,
+                   const char *hname, const char *hval)
 {
     rd_kafka_resp_err_t e;
 
@@ -169,7 +202,9 @@ static int produce(struct spc_normalize *s, const char *topic, int32_t part,
                               RD_KAFKA_V_PARTITION(part),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_KEY(key, klen),
-                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_END);
+                              RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_HEADER(hname, hval, -1),
+                              RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(s->producer, 50);
@@ -199,7 +234,7 @@ static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
 {
     const char *mt = s->r->o.topics.measurements;
     json_t *root = NULL;
-    char err[512];
+    char err[512], pos[64];
     spc_err_t e;
     size_t i;
     int ok = 1;
@@ -236,9 +271,13 @@ static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
             ok = 0;
             break;
         }
+        /* the event's place in the input: INCIDENT restores this order */
+        spc_pos_format(m->partition, m->offset, (uint32_t)i, pos,
+                       sizeof(pos));
         ok = produce(s, mt,
                      spc_kafka_partition(s->key.data, s->key.len, s->nparts),
-                     s->key.data, s->key.len, s->val.data, s->val.len);
+                     s->key.data, s->key.len, s->val.data, s->val.len,
+                     SPC_HDR_POS, pos);
     }
     json_decref(root);
     if (!ok)

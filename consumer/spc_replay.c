@@ -23,6 +23,12 @@
 
 enum fmt { FMT_WSJF, FMT_EVENTS };
 
+/* An anomaly of the current report waiting for the incidents. */
+struct pending {
+    char id[33];
+    size_t off, len; /* its JSON in pbuf */
+};
+
 struct replay {
     const char *config_path, *input_path, *output_path, *incidents_path;
     enum fmt fmt;
@@ -31,7 +37,9 @@ struct replay {
     struct spc_engine *eng;
     struct spc_incidents *inc;
     FILE *in, *out, *inc_out;
-    struct spc_buf obuf, ibuf;
+    struct spc_buf obuf, ibuf, pbuf;
+    struct pending *pend;
+    size_t n_pend, cap_pend;
     unsigned long revisions;
     struct spc_batch batch;
     struct spc_wsjf_opts wopts;
@@ -154,13 +162,65 @@ static void flush_out(struct replay *r, struct spc_buf *b, FILE *f)
 static void on_anomaly(const struct spc_anomaly *a, void *opaque)
 {
     struct replay *r = opaque;
+    size_t at = r->obuf.len;
 
     spc_anomaly_to_json(a, &r->obuf);
+    if (r->inc) { /* held until the report is done, see feed_incidents() */
+        if (r->n_pend == r->cap_pend) {
+            size_t cap = r->cap_pend ? r->cap_pend * 2 : 64;
+            struct pending *n = spc_realloc(r->pend, cap * sizeof(*n));
+
+            if (!n) {
+                r->write_failed = 1;
+                return;
+            }
+            r->pend = n;
+            r->cap_pend = cap;
+        }
+        memcpy(r->pend[r->n_pend].id, a->id, sizeof(a->id));
+        r->pend[r->n_pend].off = r->pbuf.len;
+        spc_buf_append(&r->pbuf, r->obuf.data + at, r->obuf.len - at);
+        r->pend[r->n_pend].len = r->pbuf.len - r->pend[r->n_pend].off;
+        r->n_pend++;
+    }
     spc_buf_putc(&r->obuf, '\n');
     if (r->obuf.len > 65536)
         flush_out(r, &r->obuf, r->out);
-    if (r->inc && spc_incidents_add(r->inc, a) != SPC_OK)
-        r->write_failed = 1; /* out of memory: reported as a failure */
+}
+
+static int pend_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct pending *)x)->id,
+                  ((const struct pending *)y)->id);
+}
+
+/* The anomalies of one report to the incidents, as the INCIDENT stage
+ * takes them: serialized, in id order within the report (its input-order
+ * rule), decoded again. */
+static void feed_incidents(struct replay *r)
+{
+    char err[256];
+    size_t i;
+
+    if (!r->inc || !r->n_pend)
+        return;
+    qsort(r->pend, r->n_pend, sizeof(*r->pend), pend_cmp);
+    for (i = 0; i < r->n_pend && spc_buf_ok(&r->pbuf); i++) {
+        json_t *root = json_loadb(r->pbuf.data + r->pend[i].off,
+                                  r->pend[i].len, 0, NULL);
+        struct spc_anomaly a;
+
+        if (!root ||
+            spc_anomaly_from_json(root, &r->cfg->dims, &a, err,
+                                  sizeof(err)) != SPC_OK ||
+            spc_incidents_add(r->inc, &a) != SPC_OK)
+            r->write_failed = 1; /* out of memory: reported as a failure */
+        json_decref(root);
+    }
+    if (!spc_buf_ok(&r->pbuf))
+        r->write_failed = 1;
+    r->n_pend = 0;
+    spc_buf_reset(&r->pbuf);
 }
 
 static void on_incident(const struct spc_incident *inc, void *opaque)
@@ -284,6 +344,7 @@ static int process_wsjf(struct replay *r, const char *line, size_t len,
     r->skipped += r->batch.n_skipped;
     e = spc_engine_process(r->eng, r->batch.ev, r->batch.n);
     json_decref(root);
+    feed_incidents(r);
     return e == SPC_OK ? 0 : -1;
 }
 
@@ -309,6 +370,7 @@ static int process_event(struct replay *r, const char *line, size_t len,
     r->invalid_values += ev.kind == SPC_KIND_NUMERIC && !ev.value_valid;
     e = spc_engine_process(r->eng, &ev, 1);
     json_decref(root);
+    feed_incidents(r);
     return e == SPC_OK ? 0 : -1;
 }
 
@@ -411,6 +473,8 @@ static void cleanup(struct replay *r)
         fclose(r->inc_out);
     spc_incidents_destroy(r->inc);
     spc_buf_fini(&r->ibuf);
+    spc_buf_fini(&r->pbuf);
+    free(r->pend);
     spc_engine_destroy(r->eng);
     spc_config_destroy(r->cfg);
     spc_batch_fini(&r->batch);
@@ -427,6 +491,7 @@ int spc_cmd_replay(int argc, char **argv)
     spc_batch_init(&r.batch);
     spc_buf_init(&r.obuf);
     spc_buf_init(&r.ibuf);
+    spc_buf_init(&r.pbuf);
     rc = parse_args(&r, argc, argv);
     if (rc)
         goto out;
