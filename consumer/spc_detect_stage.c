@@ -223,8 +223,10 @@ static void emit_anomaly(const struct spc_anomaly *a, void *opaque)
                               RD_KAFKA_V_KEY(w->key.data, w->key.len),
                               RD_KAFKA_V_VALUE(w->out.data, w->out.len),
                               RD_KAFKA_V_HEADER("anomaly-id", a->id, 32),
+                              /* parenthesized: the macro casts
+                               * without parentheses */
                               RD_KAFKA_V_HEADER(SPC_HDR_POS, w->pos,
-                                                w->pos[0] ? -1 : 0),
+                                                (ssize_t)strlen(w->pos)),
                               RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;

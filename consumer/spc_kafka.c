@@ -11,6 +11,7 @@
  */
 #define _DEFAULT_SOURCE /* gethostname */
 #include "spc_kafka.h"
+#include "spc_log.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -444,6 +445,21 @@ static int role_settings(const struct spc_run_opts *o, rd_kafka_conf_t *conf,
     return 0;
 }
 
+/* librdkafka's log lines through ours (one format, rate-limited per
+ * facility so a broker outage does not flood the log). */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+                      const char *buf)
+{
+    char key[64];
+
+    snprintf(key, sizeof(key), "rdkafka-%s", fac);
+    spc_log_limited(level <= 3   ? SPC_LOG_ERROR
+                    : level == 4 ? SPC_LOG_WARN
+                    : level <= 6 ? SPC_LOG_INFO
+                                 : SPC_LOG_DEBUG,
+                    key, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
 rd_kafka_t *spc_kafka_client(const struct spc_run_opts *o,
                              enum spc_client_role role, const char *group,
                              const char *txn_id, rd_kafka_conf_t *conf,
@@ -456,6 +472,7 @@ rd_kafka_t *spc_kafka_client(const struct spc_run_opts *o,
 
     if (!conf)
         conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, kafka_log);
     json_object_foreach(o->kafka, key, v)
     {
         /* producer-only / consumer-only properties are accepted by both

@@ -15,7 +15,7 @@ static enum spc_log_level min_level = SPC_LOG_INFO;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
-    const char *kind;
+    char kind[64]; /* a copy: callers may pass a buffer */
     int64_t last_ms;
     unsigned long suppressed;
 } kinds[KINDS];
@@ -71,25 +71,26 @@ void spc_log_limited(enum spc_log_level lvl, const char *kind,
         return;
     pthread_mutex_lock(&lock);
     for (i = 0; i < KINDS; i++) {
-        if (kinds[i].kind == kind || (kinds[i].kind && !strcmp(kinds[i].kind,
-                                                                 kind))) {
+        if (kinds[i].kind[0] && !strncmp(kinds[i].kind, kind,
+                                          sizeof(kinds[i].kind) - 1)) {
             slot = i;
             break;
         }
-        if (!kinds[i].kind && slot < 0)
+        if (!kinds[i].kind[0] && slot < 0)
             slot = i;
     }
-    if (slot >= 0 && kinds[slot].kind && now - kinds[slot].last_ms < PERIOD_MS) {
+    if (slot >= 0 && kinds[slot].kind[0] &&
+        now - kinds[slot].last_ms < PERIOD_MS) {
         kinds[slot].suppressed++;
         pthread_mutex_unlock(&lock);
         return;
     }
     if (slot >= 0) {
-        if (kinds[slot].kind && kinds[slot].suppressed)
+        if (kinds[slot].kind[0] && kinds[slot].suppressed)
             snprintf(suffix, sizeof(suffix),
                      " (%lu more of this kind in the last minute)",
                      kinds[slot].suppressed);
-        kinds[slot].kind = kind;
+        snprintf(kinds[slot].kind, sizeof(kinds[slot].kind), "%s", kind);
         kinds[slot].last_ms = now;
         kinds[slot].suppressed = 0;
     }

@@ -15,7 +15,8 @@ enum spc_log_level { SPC_LOG_DEBUG, SPC_LOG_INFO, SPC_LOG_WARN, SPC_LOG_ERROR };
 
 void spc_log_set_level(enum spc_log_level min);
 void spc_log(enum spc_log_level lvl, const char *fmt, ...) SPC_PRINTF(2, 3);
-/** Log under @p kind (a static string): first time, then once a minute. */
+/** Log under @p kind (copied; its first 63 bytes name it): first time,
+ *  then once a minute. */
 void spc_log_limited(enum spc_log_level lvl, const char *kind,
                      const char *fmt, ...) SPC_PRINTF(3, 4);
 
