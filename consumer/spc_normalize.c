@@ -29,8 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_MS 100
-#define BATCH_MAX 2000
+/* A transaction spans at least BATCH_MIN_MS of input; it commits as soon as
+ * the consumer has nothing more at hand (low latency when keeping up), or
+ * at BATCH_MAX_MS / BATCH_MAX reports under a backlog (throughput: each
+ * commit costs a few broker round trips, ~20 ms here). */
+#define BATCH_MIN_MS 50
+#define BATCH_MAX_MS 500
+#define BATCH_MAX 5000
 
 struct spc_normalize {
     pthread_t th;
@@ -125,6 +130,8 @@ static int commit_txn(struct spc_normalize *s)
     rd_kafka_consumer_group_metadata_t *md;
     rd_kafka_error_t *e;
 
+    int64_t t0 = spc_now_mono_ms();
+
     if (!s->in_txn)
         return 1;
     if (send_ticks(s) != 0) {
@@ -151,6 +158,7 @@ static int commit_txn(struct spc_normalize *s)
     }
     s->in_txn = 0;
     atomic_fetch_add(&s->r->m.txn_commits, 1);
+    spc_atomic_max(&s->r->m.commit_max_ms, (long)(spc_now_mono_ms() - t0));
     rd_kafka_topic_partition_list_destroy(s->offsets);
     s->offsets = rd_kafka_topic_partition_list_new(8);
     return 1;
@@ -233,7 +241,6 @@ static void to_dlq(struct spc_normalize *s, const rd_kafka_message_t *m,
 static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
 {
     const char *mt = s->r->o.topics.measurements;
-    json_t *root = NULL;
     char err[512], pos[64];
     spc_err_t e;
     size_t i;
@@ -243,8 +250,8 @@ static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
         to_dlq(s, m, "dlq-empty", "empty message");
         return 0;
     }
-    e = spc_wsjf_flatten_buf(m->payload, m->len, &s->wopts, &s->batch, &root,
-                             err, sizeof(err));
+    e = spc_wsjf_flatten_buf(m->payload, m->len, &s->wopts, &s->batch, err,
+                             sizeof(err));
     if (e == SPC_ERR_NOMEM)
         return -1;
     if (e) {
@@ -253,7 +260,6 @@ static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
     }
     if (s->batch.repair) {
         atomic_fetch_add(&s->r->m.repairs, 1);
-        json_decref(root);
         return 0;
     }
     for (i = 0; i < s->batch.n && ok; i++) {
@@ -279,7 +285,6 @@ static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
                      s->key.data, s->key.len, s->val.data, s->val.len,
                      SPC_HDR_POS, pos);
     }
-    json_decref(root);
     if (!ok)
         return -1;
     atomic_fetch_add(&s->r->m.reports, 1);
@@ -303,12 +308,17 @@ static void run_batch(struct spc_normalize *s)
     int64_t t0 = spc_now_mono_ms();
     int n = 0;
 
-    while (n < BATCH_MAX && spc_now_mono_ms() - t0 < BATCH_MS &&
+    while (n < BATCH_MAX && spc_now_mono_ms() - t0 < BATCH_MAX_MS &&
            spc_running(s->r)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 20);
+        int late = spc_now_mono_ms() - t0 >= BATCH_MIN_MS;
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(s->consumer, late ? 0 : 20);
 
-        if (!m)
+        if (!m) {
+            if (late)
+                break; /* caught up: commit now */
             continue;
+        }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 spc_log_limited(SPC_LOG_WARN, "normalize-consume",

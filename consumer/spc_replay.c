@@ -324,9 +324,8 @@ static int setup(struct replay *r)
 static int process_wsjf(struct replay *r, const char *line, size_t len,
                         char *err, size_t errsz)
 {
-    json_t *root = NULL;
-    spc_err_t e = spc_wsjf_flatten_buf(line, len, &r->wopts, &r->batch, &root,
-                                       err, errsz);
+    spc_err_t e = spc_wsjf_flatten_buf(line, len, &r->wopts, &r->batch, err,
+                                       errsz);
 
     if (e == SPC_ERR_NOMEM)
         return -1;
@@ -334,7 +333,6 @@ static int process_wsjf(struct replay *r, const char *line, size_t len,
         return 1;
     if (r->batch.repair) {
         r->repairs++;
-        json_decref(root);
         return 0;
     }
     r->reports++;
@@ -343,7 +341,6 @@ static int process_wsjf(struct replay *r, const char *line, size_t len,
     r->loop_summaries += r->batch.n_loop_summary;
     r->skipped += r->batch.n_skipped;
     e = spc_engine_process(r->eng, r->batch.ev, r->batch.n);
-    json_decref(root);
     feed_incidents(r);
     return e == SPC_OK ? 0 : -1;
 }

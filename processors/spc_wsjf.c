@@ -1,7 +1,7 @@
 /*
  * spc_wsjf.c -- WSJF report flattening (DESIGN section 5).
  *
- * DATA FLOW: json_t report -> header meta (station, fixture, operator,
+ * DATA FLOW: parsed report (spc_json) -> header meta (station, fixture, operator,
  *   socket, hw_rev, sw file/version, miscInfos dims) -> walk root.steps and
  *   subUnits[].root.steps -> one spc_event per numericMeas / booleanMeas
  *   element -> <UUT>/result event last.
@@ -46,12 +46,14 @@ void spc_batch_init(struct spc_batch *b)
 {
     memset(b, 0, sizeof(*b));
     spc_arena_init(&b->arena, 8192);
+    spc_jdoc_init(&b->doc);
 }
 
 void spc_batch_fini(struct spc_batch *b)
 {
     free(b->ev);
     spc_arena_fini(&b->arena);
+    spc_jdoc_fini(&b->doc);
     memset(b, 0, sizeof(*b));
 }
 
@@ -111,21 +113,21 @@ static spc_err_t fail(struct walk *w, const char *field, const char *why)
 }
 
 /* Optional string member; wrong type is an error. */
-static spc_err_t opt_str(struct walk *w, const json_t *obj, const char *key,
+static spc_err_t opt_str(struct walk *w, const struct spc_jv *obj, const char *key,
                          const char **out)
 {
-    const json_t *v = json_object_get(obj, key);
+    const struct spc_jv *v = spc_jobj_get(obj, key);
 
     *out = NULL;
-    if (!v || json_is_null(v))
+    if (!v || spc_jis(v, SPC_J_NULL))
         return SPC_OK;
-    if (!json_is_string(v))
+    if (!spc_jis(v, SPC_J_STRING))
         return fail(w, key, "expected a string");
-    *out = json_string_value(v);
+    *out = spc_jstr(v);
     return SPC_OK;
 }
 
-static spc_err_t req_str(struct walk *w, const json_t *obj, const char *key,
+static spc_err_t req_str(struct walk *w, const struct spc_jv *obj, const char *key,
                          const char **out)
 {
     spc_err_t err = opt_str(w, obj, key, out);
@@ -138,7 +140,7 @@ static spc_err_t req_str(struct walk *w, const json_t *obj, const char *key,
 }
 
 /* A status letter member; absent gives 0. */
-static spc_err_t opt_status(struct walk *w, const json_t *obj,
+static spc_err_t opt_status(struct walk *w, const struct spc_jv *obj,
                             const char *key, char *out)
 {
     const char *s;
@@ -193,10 +195,10 @@ static struct spc_event *new_event(struct walk *w)
 
 /* Measurement name: its own "name", else the step name (single element),
  * else "<step>#<index>". */
-static const char *meas_name(struct walk *w, const json_t *m,
+static const char *meas_name(struct walk *w, const struct spc_jv *m,
                              const char *step_name, size_t count, size_t i)
 {
-    const char *n = json_string_value(json_object_get(m, "name"));
+    const char *n = spc_jstr(spc_jobj_get(m, "name"));
     char tmp[32];
     size_t sl;
     char *s;
@@ -220,7 +222,7 @@ static int pass_from_status(char st)
     return st == 'P' || st == 'D';
 }
 
-static spc_err_t emit_numeric(struct walk *w, const json_t *m,
+static spc_err_t emit_numeric(struct walk *w, const struct spc_jv *m,
                               const char *step_name, char step_status,
                               size_t count, size_t i)
 {
@@ -231,7 +233,7 @@ static spc_err_t emit_numeric(struct walk *w, const json_t *m,
     int rv, rl, rh;
     spc_err_t err;
 
-    if (!json_is_object(m))
+    if (!spc_jis(m, SPC_J_OBJECT))
         return fail(w, NULL, "expected an object");
     if ((err = opt_status(w, m, "status", &st)) ||
         (err = opt_str(w, m, "unit", &unit)) ||
@@ -239,9 +241,9 @@ static spc_err_t emit_numeric(struct walk *w, const json_t *m,
         return err;
     if (!st)
         st = step_status;
-    rv = spc_json_measure_value(json_object_get(m, "value"), &v);
-    rl = spc_json_measure_value(json_object_get(m, "lowLimit"), &lo);
-    rh = spc_json_measure_value(json_object_get(m, "highLimit"), &hi);
+    rv = spc_jmeasure_value(spc_jobj_get(m, "value"), &v);
+    rl = spc_jmeasure_value(spc_jobj_get(m, "lowLimit"), &lo);
+    rh = spc_jmeasure_value(spc_jobj_get(m, "highLimit"), &hi);
     if (rv < 0)
         return fail(w, "value", "expected a number or a string");
     if (rl < 0)
@@ -283,7 +285,7 @@ static spc_err_t emit_numeric(struct walk *w, const json_t *m,
     return SPC_OK;
 }
 
-static spc_err_t emit_boolean(struct walk *w, const json_t *m,
+static spc_err_t emit_boolean(struct walk *w, const struct spc_jv *m,
                               const char *step_name, char step_status,
                               size_t count, size_t i)
 {
@@ -292,7 +294,7 @@ static spc_err_t emit_boolean(struct walk *w, const json_t *m,
     char st;
     spc_err_t err;
 
-    if (!json_is_object(m))
+    if (!spc_jis(m, SPC_J_OBJECT))
         return fail(w, NULL, "expected an object");
     if ((err = opt_status(w, m, "status", &st)))
         return err;
@@ -315,28 +317,28 @@ static spc_err_t emit_boolean(struct walk *w, const json_t *m,
     return SPC_OK;
 }
 
-typedef spc_err_t (*emit_fn)(struct walk *, const json_t *, const char *,
+typedef spc_err_t (*emit_fn)(struct walk *, const struct spc_jv *, const char *,
                              char, size_t, size_t);
 
 /* Walk a numericMeas / booleanMeas array; then give every new event its
  * own copy of the step path. */
-static spc_err_t walk_meas(struct walk *w, const json_t *step,
+static spc_err_t walk_meas(struct walk *w, const struct spc_jv *step,
                            const char *key, const char *step_name,
                            char step_status, emit_fn emit)
 {
-    const json_t *arr = json_object_get(step, key);
+    const struct spc_jv *arr = spc_jobj_get(step, key), *m;
     size_t i, n, first = w->out->n;
     const char *path;
     spc_err_t err;
 
-    if (!arr || json_is_null(arr))
+    if (!arr || spc_jis(arr, SPC_J_NULL))
         return SPC_OK;
-    if (!json_is_array(arr))
+    if (!spc_jis(arr, SPC_J_ARRAY))
         return fail(w, key, "expected an array");
-    n = json_array_size(arr);
-    for (i = 0; i < n; i++) {
+    n = spc_jsize(arr);
+    for (i = 0, m = spc_jfirst(arr); m; i++, m = m->next) {
         push(w, key, (long)i);
-        err = emit(w, json_array_get(arr, i), step_name, step_status, n, i);
+        err = emit(w, m, step_name, step_status, n, i);
         pop(w);
         if (err)
             return err;
@@ -351,26 +353,26 @@ static spc_err_t walk_meas(struct walk *w, const json_t *step,
     return SPC_OK;
 }
 
-static spc_err_t walk_steps(struct walk *w, const json_t *seq, int depth);
+static spc_err_t walk_steps(struct walk *w, const struct spc_jv *seq, int depth);
 
 /* 1 when the step is a loop-summary entry (loop present, index null). */
-static int is_loop_summary(const json_t *step, int *in_loop)
+static int is_loop_summary(const struct spc_jv *step, int *in_loop)
 {
-    const json_t *loop = json_object_get(step, "loop"), *i;
+    const struct spc_jv *loop = spc_jobj_get(step, "loop"), *i;
 
     *in_loop = 0;
-    if (!json_is_object(loop))
+    if (!spc_jis(loop, SPC_J_OBJECT))
         return 0;
-    i = json_object_get(loop, "i");
+    i = spc_jobj_get(loop, "i");
     if (!i)
-        i = json_object_get(loop, "idx");
-    if (!i || json_is_null(i))
+        i = spc_jobj_get(loop, "idx");
+    if (!i || spc_jis(i, SPC_J_NULL))
         return 1;
     *in_loop = 1;
     return 0;
 }
 
-static spc_err_t walk_step(struct walk *w, const json_t *step,
+static spc_err_t walk_step(struct walk *w, const struct spc_jv *step,
                            const char *name, int depth)
 {
     size_t saved;
@@ -392,16 +394,16 @@ static spc_err_t walk_step(struct walk *w, const json_t *step,
 
 /* Name of a non-loop step, "#k"-suffixed when an earlier non-loop sibling
  * has the same name (k = occurrence, from 2). */
-static const char *sibling_name(struct walk *w, const json_t *arr, size_t i,
-                                const char *name)
+static const char *sibling_name(struct walk *w, const struct spc_jv *arr,
+                                const struct spc_jv *step, const char *name)
 {
-    size_t j, k = 1;
+    const struct spc_jv *o;
+    size_t k = 1;
     char tmp[32], *s;
     size_t sl;
 
-    for (j = 0; j < i; j++) {
-        const json_t *o = json_array_get(arr, j);
-        const char *n = json_string_value(json_object_get(o, "name"));
+    for (o = spc_jfirst(arr); o && o != step; o = o->next) {
+        const char *n = spc_jstr(spc_jobj_get(o, "name"));
         int in_loop;
 
         if (n && strcmp(n, name) == 0 && !is_loop_summary(o, &in_loop) &&
@@ -420,33 +422,31 @@ static const char *sibling_name(struct walk *w, const json_t *arr, size_t i,
     return s;
 }
 
-static spc_err_t walk_steps(struct walk *w, const json_t *seq, int depth)
+static spc_err_t walk_steps(struct walk *w, const struct spc_jv *seq, int depth)
 {
-    const json_t *arr = json_object_get(seq, "steps");
-    size_t i, n;
+    const struct spc_jv *arr = spc_jobj_get(seq, "steps"), *step;
+    size_t i;
     spc_err_t err = SPC_OK;
 
-    if (!arr || json_is_null(arr))
+    if (!arr || spc_jis(arr, SPC_J_NULL))
         return SPC_OK;
-    if (!json_is_array(arr))
+    if (!spc_jis(arr, SPC_J_ARRAY))
         return fail(w, "steps", "expected an array");
     if (depth >= SEQ_DEPTH_MAX)
         return fail(w, "steps", "sequences nested deeper than 64 levels");
-    n = json_array_size(arr);
-    for (i = 0; i < n && !err; i++) {
-        const json_t *step = json_array_get(arr, i);
+    for (i = 0, step = spc_jfirst(arr); step && !err; i++, step = step->next) {
         const char *name;
         int in_loop;
 
         push(w, "steps", (long)i);
-        if (!json_is_object(step)) {
+        if (!spc_jis(step, SPC_J_OBJECT)) {
             err = fail(w, NULL, "expected an object");
         } else if (!(err = req_str(w, step, "name", &name))) {
             if (is_loop_summary(step, &in_loop)) {
                 w->out->n_loop_summary++;
             } else {
                 if (!in_loop)
-                    name = sibling_name(w, arr, i, name);
+                    name = sibling_name(w, arr, step, name);
                 err = name ? walk_step(w, step, name, depth) : SPC_ERR_NOMEM;
             }
         }
@@ -484,29 +484,29 @@ spc_err_t spc_wsjf_check_plan_format(const char *fmt, char *errstr,
 }
 
 /* processCode may be an integer or a string; copy its text into *out. */
-static spc_err_t process_code(struct walk *w, const json_t *r, char *out,
+static spc_err_t process_code(struct walk *w, const struct spc_jv *r, char *out,
                               size_t size)
 {
-    const json_t *v = json_object_get(r, "processCode");
+    const struct spc_jv *v = spc_jobj_get(r, "processCode");
 
-    if (json_is_integer(v))
-        snprintf(out, size, "%lld", (long long)json_integer_value(v));
-    else if (json_is_string(v) && *json_string_value(v))
-        snprintf(out, size, "%s", json_string_value(v));
+    if (spc_jis(v, SPC_J_INT))
+        snprintf(out, size, "%lld", (long long)(v)->u.i);
+    else if (spc_jis(v, SPC_J_STRING) && *spc_jstr(v))
+        snprintf(out, size, "%s", spc_jstr(v));
     else
         return fail(w, "processCode",
                     v ? "expected an integer or a string" : "missing");
     return SPC_OK;
 }
 
-static spc_err_t test_plan(struct walk *w, const json_t *r, const char *pn,
+static spc_err_t test_plan(struct walk *w, const struct spc_jv *r, const char *pn,
                            const char *rev)
 {
     const char *fmt = w->o->plan_format ? w->o->plan_format
                                         : "{pn}/{processCode}";
     char code[64];
-    const char *purpose = json_string_value(json_object_get(r, "purpose"));
-    const char *loc = json_string_value(json_object_get(r, "location"));
+    const char *purpose = spc_jstr(spc_jobj_get(r, "purpose"));
+    const char *loc = spc_jstr(spc_jobj_get(r, "location"));
     struct spc_buf b;
     spc_err_t err;
 
@@ -534,15 +534,15 @@ static spc_err_t test_plan(struct walk *w, const json_t *r, const char *pn,
     return w->proto.test_plan ? SPC_OK : SPC_ERR_NOMEM;
 }
 
-static spc_err_t uut_meta(struct walk *w, const json_t *r)
+static spc_err_t uut_meta(struct walk *w, const struct spc_jv *r)
 {
-    const json_t *uut = json_object_get(r, "uut"), *sock;
+    const struct spc_jv *uut = spc_jobj_get(r, "uut"), *sock;
     spc_err_t err;
 
-    if (!uut || json_is_null(uut))
+    if (!uut || spc_jis(uut, SPC_J_NULL))
         return SPC_OK;
     push(w, "uut", -1);
-    if (!json_is_object(uut)) {
+    if (!spc_jis(uut, SPC_J_OBJECT)) {
         err = fail(w, NULL, "expected an object");
         goto out;
     }
@@ -550,19 +550,19 @@ static spc_err_t uut_meta(struct walk *w, const json_t *r)
                        &w->proto.meta[SPC_DIM_FIXTURE])) ||
         (err = opt_str(w, uut, "user", &w->proto.meta[SPC_DIM_OPERATOR])))
         goto out;
-    sock = json_object_get(uut, "testSocketIndex");
-    if (json_is_integer(sock)) {
+    sock = spc_jobj_get(uut, "testSocketIndex");
+    if (spc_jis(sock, SPC_J_INT)) {
         char tmp[24];
         int n = snprintf(tmp, sizeof(tmp), "%lld",
-                         (long long)json_integer_value(sock));
+                         (long long)(sock)->u.i);
 
         w->proto.meta[SPC_DIM_SOCKET] =
             spc_arena_strndup(&w->out->arena, tmp, (size_t)n);
         if (!w->proto.meta[SPC_DIM_SOCKET])
             err = SPC_ERR_NOMEM;
-    } else if (json_is_string(sock)) {
-        w->proto.meta[SPC_DIM_SOCKET] = json_string_value(sock);
-    } else if (sock && !json_is_null(sock)) {
+    } else if (spc_jis(sock, SPC_J_STRING)) {
+        w->proto.meta[SPC_DIM_SOCKET] = spc_jstr(sock);
+    } else if (sock && !spc_jis(sock, SPC_J_NULL)) {
         err = fail(w, "testSocketIndex", "expected an integer");
     }
 out:
@@ -570,42 +570,41 @@ out:
     return err;
 }
 
-static spc_err_t misc_meta(struct walk *w, const json_t *r)
+static spc_err_t misc_meta(struct walk *w, const struct spc_jv *r)
 {
-    const json_t *arr = json_object_get(r, "miscInfos");
+    const struct spc_jv *arr = spc_jobj_get(r, "miscInfos"), *mi;
     size_t i, j;
 
-    if (!arr || json_is_null(arr))
+    if (!arr || spc_jis(arr, SPC_J_NULL))
         return SPC_OK;
-    if (!json_is_array(arr))
+    if (!spc_jis(arr, SPC_J_ARRAY))
         return fail(w, "miscInfos", "expected an array");
-    for (i = 0; i < json_array_size(arr); i++) {
-        const json_t *mi = json_array_get(arr, i);
-        const char *desc = json_string_value(json_object_get(mi, "description"));
-        const json_t *text = json_object_get(mi, "text");
+    for (i = 0, mi = spc_jfirst(arr); mi; i++, mi = mi->next) {
+        const char *desc = spc_jstr(spc_jobj_get(mi, "description"));
+        const struct spc_jv *text = spc_jobj_get(mi, "text");
 
-        if (!json_is_object(mi)) {
+        if (!spc_jis(mi, SPC_J_OBJECT)) {
             push(w, "miscInfos", (long)i);
             (void)fail(w, NULL, "expected an object");
             pop(w);
             return SPC_ERR_INVALID;
         }
-        if (!desc || !json_is_string(text))
+        if (!desc || !spc_jis(text, SPC_J_STRING))
             continue; /* numeric-only or unnamed entries carry no dims */
         for (j = 0; j < w->o->n_misc; j++) {
             int d = w->o->misc[j].dim;
 
             if (strcmp(desc, w->o->misc[j].description) == 0 &&
                 !w->proto.meta[d])
-                w->proto.meta[d] = json_string_value(text);
+                w->proto.meta[d] = spc_jstr(text);
         }
     }
     return SPC_OK;
 }
 
-static spc_err_t header(struct walk *w, const json_t *r)
+static spc_err_t header(struct walk *w, const struct spc_jv *r)
 {
-    const json_t *root = json_object_get(r, "root"), *sc;
+    const struct spc_jv *root = spc_jobj_get(r, "root"), *sc;
     const char *pn, *start, *rev;
     spc_err_t err;
 
@@ -623,47 +622,46 @@ static spc_err_t header(struct walk *w, const json_t *r)
     if ((err = test_plan(w, r, pn, rev)) || (err = uut_meta(w, r)) ||
         (err = misc_meta(w, r)))
         return err;
-    if (!json_is_object(root))
+    if (!spc_jis(root, SPC_J_OBJECT))
         return fail(w, "root", root ? "expected an object" : "missing");
-    sc = json_object_get(root, "seqCall");
-    if (json_is_object(sc)) {
+    sc = spc_jobj_get(root, "seqCall");
+    if (spc_jis(sc, SPC_J_OBJECT)) {
         w->proto.meta[SPC_DIM_SW_FILE] =
-            json_string_value(json_object_get(sc, "name"));
+            spc_jstr(spc_jobj_get(sc, "name"));
         w->proto.meta[SPC_DIM_SW_VERSION] =
-            json_string_value(json_object_get(sc, "version"));
+            spc_jstr(spc_jobj_get(sc, "version"));
     }
     return SPC_OK;
 }
 
-static spc_err_t sub_units(struct walk *w, const json_t *r)
+static spc_err_t sub_units(struct walk *w, const struct spc_jv *r)
 {
-    const json_t *arr = json_object_get(r, "subUnits");
-    size_t i, j;
+    const struct spc_jv *arr = spc_jobj_get(r, "subUnits"), *su;
+    size_t i;
     spc_err_t err = SPC_OK;
 
-    if (!arr || json_is_null(arr))
+    if (!arr || spc_jis(arr, SPC_J_NULL))
         return SPC_OK;
-    if (!json_is_array(arr))
+    if (!spc_jis(arr, SPC_J_ARRAY))
         return fail(w, "subUnits", "expected an array");
-    for (i = 0; i < json_array_size(arr) && !err; i++) {
-        const json_t *su = json_array_get(arr, i), *root;
+    for (i = 0, su = spc_jfirst(arr); su && !err; i++, su = su->next) {
+        const struct spc_jv *root, *o;
         const char *pt;
         char prefix[160];
         size_t k = 1, saved;
 
         push(w, "subUnits", (long)i);
-        root = json_object_get(su, "root");
-        if (!json_is_object(su)) {
+        root = spc_jobj_get(su, "root");
+        if (!spc_jis(su, SPC_J_OBJECT)) {
             err = fail(w, NULL, "expected an object");
-        } else if (root && !json_is_null(root)) {
-            pt = json_string_value(json_object_get(su, "partType"));
+        } else if (root && !spc_jis(root, SPC_J_NULL)) {
+            pt = spc_jstr(spc_jobj_get(su, "partType"));
             if (!pt)
                 pt = "Unknown";
-            for (j = 0; j < i; j++) {
-                const char *o = json_string_value(json_object_get(
-                    json_array_get(arr, j), "partType"));
+            for (o = spc_jfirst(arr); o != su; o = o->next) {
+                const char *opt = spc_jstr(spc_jobj_get(o, "partType"));
 
-                if (o && strcmp(o, pt) == 0)
+                if (opt && strcmp(opt, pt) == 0)
                     k++;
             }
             if (k == 1)
@@ -671,7 +669,7 @@ static spc_err_t sub_units(struct walk *w, const json_t *r)
             else
                 snprintf(prefix, sizeof(prefix), "SubUnit[%.100s#%zu]", pt, k);
             push(w, "root", -1);
-            if (!json_is_object(root)) {
+            if (!spc_jis(root, SPC_J_OBJECT)) {
                 err = fail(w, NULL, "expected an object");
             } else if (!(err = path_push(w, prefix, &saved))) {
                 err = walk_steps(w, root, 1);
@@ -684,7 +682,7 @@ static spc_err_t sub_units(struct walk *w, const json_t *r)
     return err;
 }
 
-static spc_err_t uut_event(struct walk *w, const json_t *r)
+static spc_err_t uut_event(struct walk *w, const struct spc_jv *r)
 {
     struct spc_event *ev;
     char st;
@@ -704,7 +702,7 @@ static spc_err_t uut_event(struct walk *w, const json_t *r)
     return SPC_OK;
 }
 
-spc_err_t spc_wsjf_flatten(const json_t *report,
+spc_err_t spc_wsjf_flatten(const struct spc_jv *report,
                            const struct spc_wsjf_opts *opts,
                            struct spc_batch *out, char *errstr,
                            size_t errstr_size)
@@ -722,7 +720,7 @@ spc_err_t spc_wsjf_flatten(const json_t *report,
     w->errstr = errstr;
     w->errstr_size = errstr_size;
     w->proto.value = NAN;
-    if (!json_is_object(report)) {
+    if (!spc_jis(report, SPC_J_OBJECT)) {
         err = fail(w, NULL, "expected a JSON object (a WSJF report)");
         goto out;
     }
@@ -739,7 +737,7 @@ spc_err_t spc_wsjf_flatten(const json_t *report,
     if ((err = header(w, report)))
         goto out;
     push(w, "root", -1);
-    err = walk_steps(w, json_object_get(report, "root"), 0);
+    err = walk_steps(w, spc_jobj_get(report, "root"), 0);
     pop(w);
     if (!err)
         err = sub_units(w, report);
@@ -754,26 +752,19 @@ out:
 
 spc_err_t spc_wsjf_flatten_buf(const char *buf, size_t len,
                                const struct spc_wsjf_opts *opts,
-                               struct spc_batch *out, json_t **root_out,
-                               char *errstr, size_t errstr_size)
+                               struct spc_batch *out, char *errstr,
+                               size_t errstr_size)
 {
-    json_error_t jerr;
-    json_t *root;
-    spc_err_t err;
+    const struct spc_jv *root;
+    char jerr[160];
 
-    *root_out = NULL;
     spc_batch_reset(out);
-    root = json_loadb(buf, len, 0, &jerr);
+    root = spc_json_parse(&out->doc, buf, len, jerr, sizeof(jerr));
     if (!root) {
-        spc_errstr_set(errstr, errstr_size, "invalid JSON at offset %d: %s",
-                       jerr.position, jerr.text);
+        if (!strcmp(jerr, "out of memory"))
+            return SPC_ERR_NOMEM;
+        spc_errstr_set(errstr, errstr_size, "invalid JSON at %s", jerr);
         return SPC_ERR_PARSE;
     }
-    err = spc_wsjf_flatten(root, opts, out, errstr, errstr_size);
-    if (err) {
-        json_decref(root);
-        return err;
-    }
-    *root_out = root;
-    return SPC_OK;
+    return spc_wsjf_flatten(root, opts, out, errstr, errstr_size);
 }

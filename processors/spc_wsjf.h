@@ -2,20 +2,19 @@
  * spc_wsjf.h -- flatten a WATS WSJF UUT report (the JSON pyWATS submits)
  * into flat measurement events (DESIGN section 5).
  *
- * DATA FLOW: WSJF bytes --json_loadb--> json_t --flatten--> spc_batch
+ * DATA FLOW: WSJF bytes --spc_json_parse--> spc_jv tree --flatten--> spc_batch
  *            (one spc_event per numericMeas / booleanMeas element, plus the
  *            report-level <UUT>/result event)
- * OWNERSHIP: events in a batch borrow strings from the json_t they were
- *   flattened from and from the batch's arena: valid until the next flatten
- *   into the same batch or spc_batch_fini(), and only while the json_t lives.
+ * OWNERSHIP: events in a batch borrow strings from the parsed report (the
+ *   batch's doc) and the batch's arena: valid until the next flatten into
+ *   the same batch or spc_batch_fini().
  */
 #ifndef SPC_WSJF_H
 #define SPC_WSJF_H
 
 #include "spc_buf.h"
 #include "spc_event.h"
-
-#include <jansson.h>
+#include "spc_json.h"
 
 /** A miscInfos description mapped to a metadata dimension. */
 struct spc_misc_map {
@@ -39,6 +38,7 @@ struct spc_batch {
     struct spc_event *ev;
     size_t n, cap;
     struct spc_arena arena;
+    struct spc_jdoc doc;      /* the report parsed by spc_wsjf_flatten_buf */
     unsigned n_invalid;       /* numeric values that were not numbers */
     unsigned n_loop_summary;  /* loop-summary entries skipped */
     unsigned n_skipped;       /* measurements with status S (skipped) */
@@ -57,22 +57,21 @@ void spc_batch_reset(struct spc_batch *b);
  *   events), SPC_ERR_INVALID with the JSON path and reason in errstr, or
  *   SPC_ERR_NOMEM.
  */
-spc_err_t spc_wsjf_flatten(const json_t *report,
+spc_err_t spc_wsjf_flatten(const struct spc_jv *report,
                            const struct spc_wsjf_opts *opts,
                            struct spc_batch *out, char *errstr,
                            size_t errstr_size) SPC_WUR;
 
 /**
- * @brief Parse @p len bytes of WSJF JSON and flatten them into @p out.
- * @param root_out receives the parsed tree (owned: json_decref() it after
- *   the events are used; events borrow from it); NULL on error.
+ * @brief Parse @p len bytes of WSJF JSON (into the batch's doc) and flatten
+ * them into @p out.
  * @returns as spc_wsjf_flatten(); SPC_ERR_PARSE for invalid JSON with
- *   "offset N: reason" in errstr.
+ *   "invalid JSON at offset N: reason" in errstr.
  */
 spc_err_t spc_wsjf_flatten_buf(const char *buf, size_t len,
                                const struct spc_wsjf_opts *opts,
-                               struct spc_batch *out, json_t **root_out,
-                               char *errstr, size_t errstr_size) SPC_WUR;
+                               struct spc_batch *out, char *errstr,
+                               size_t errstr_size) SPC_WUR;
 
 /** Validate a test_plan template. @returns SPC_OK or SPC_ERR_INVALID. */
 spc_err_t spc_wsjf_check_plan_format(const char *fmt, char *errstr,

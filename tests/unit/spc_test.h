@@ -29,6 +29,7 @@ Suite *det_subgroup_suite(void);
 Suite *engine_suite(void);
 Suite *codec_suite(void);
 Suite *incident_suite(void);
+Suite *json_suite(void);
 
 #define CK_DBL_NEAR(a, b, tol)                                                 \
     ck_assert_msg(fabs((double)(a) - (double)(b)) <= (tol),                    \
