@@ -317,6 +317,7 @@ static spc_err_t checkpoint(struct worker *w, struct dpart *p)
     struct items it = {NULL, 0, 0, {0}};
     char err[512];
     spc_err_t e;
+    int64_t t0 = spc_now_mono_ms();
 
     if (p->fenced)
         return SPC_ERR_FENCED;
@@ -347,6 +348,7 @@ static spc_err_t checkpoint(struct worker *w, struct dpart *p)
     p->last_ckpt_ms = spc_now_mono_ms();
     w->backoff_until = 0;
     atomic_fetch_add(&d->r->m.checkpoints, 1);
+    spc_atomic_max(&d->r->m.ckpt_max_ms, (long)(spc_now_mono_ms() - t0));
     atomic_store(&d->r->m.last_checkpoint_ms, p->last_ckpt_ms);
     {
         rd_kafka_topic_partition_list_t *o =

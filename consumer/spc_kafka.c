@@ -179,7 +179,7 @@ static spc_err_t parse_run(struct spc_run_opts *o, const json_t *run,
 {
     const char *key;
     json_t *v;
-    long x;
+    long x = 0;
     spc_err_t err = SPC_OK;
 
     if (!json_is_object(run))
@@ -253,7 +253,7 @@ static spc_err_t parse_topics(struct spc_run_opts *o, const json_t *t,
     const char *key;
     json_t *v;
     size_t i;
-    long x;
+    long x = 0;
     spc_err_t err;
 
     dst[0] = &o->topics.reports;
@@ -429,7 +429,11 @@ static int role_settings(const struct spc_run_opts *o, rd_kafka_conf_t *conf,
                conf_default(o, conf, "session.timeout.ms", "10000", errstr,
                             n) ||
                conf_default(o, conf, "heartbeat.interval.ms", "2000", errstr,
-                            n);
+                            n) ||
+               /* read_committed: data below the stable offset may sit in
+                * the broker until the fetch wait runs out (500 ms by
+                * default): bound it for latency */
+               conf_default(o, conf, "fetch.wait.max.ms", "50", errstr, n);
     if (conf_set(conf, "enable.idempotence", "true", errstr, n) ||
         conf_set(conf, "acks", "all", errstr, n) ||
         conf_default(o, conf, "linger.ms", "5", errstr, n) ||

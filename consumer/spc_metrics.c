@@ -92,11 +92,13 @@ void spc_metrics_log(struct spc_run *r)
     spc_log(SPC_LOG_INFO,
             "stats: %.0f reports/s, %.0f events/s, lag %ld, partitions %d, "
             "checkpoint age %s, anomalies %lu, incident revisions %lu, "
-            "dlq %lu",
+            "dlq %lu, slowest commit %ld ms, slowest checkpoint %ld ms",
             secs > 0 ? (rep - prev_rep) / secs : 0.0,
             secs > 0 ? (in - prev_in) / secs : 0.0, atomic_load(&m->lag),
             atomic_load(&m->partitions), age, atomic_load(&m->anomalies),
-            atomic_load(&m->incidents), atomic_load(&m->dlq));
+            atomic_load(&m->incidents), atomic_load(&m->dlq),
+            atomic_exchange(&((struct spc_metrics *)m)->commit_max_ms, 0),
+            atomic_exchange(&((struct spc_metrics *)m)->ckpt_max_ms, 0));
     prev_rep = rep;
     prev_in = in;
     prev_ms = now;

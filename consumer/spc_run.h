@@ -29,6 +29,8 @@ struct spc_metrics {
     atomic_long last_checkpoint_ms; /* monotonic time of the last one */
     atomic_long lag;                /* messages behind on DETECT input */
     atomic_int partitions;          /* DETECT partitions owned */
+    atomic_long commit_max_ms;      /* slowest NORMALIZE commit, and */
+    atomic_long ckpt_max_ms;        /* checkpoint, since the last stats line */
 };
 
 struct spc_run {
@@ -46,6 +48,15 @@ static inline void spc_run_stop(struct spc_run *r, int fatal)
     if (fatal)
         atomic_store(&r->failed, 1);
     atomic_store(&r->running, 0);
+}
+
+/** Raise *@p max to @p v (lock-free). */
+static inline void spc_atomic_max(atomic_long *max, long v)
+{
+    long cur = atomic_load(max);
+
+    while (v > cur && !atomic_compare_exchange_weak(max, &cur, v))
+        ;
 }
 
 static inline int spc_running(struct spc_run *r)
