@@ -7,7 +7,8 @@
  * MAD: the k-th smallest |x - m| is the k-th smallest element of the union
  *   of two sorted sequences (distances right of m ascending, left of m
  *   descending), found by binary search over the split: O(log N) probes of
- *   the sorted index.  spc_ring_mad_below() answers "MAD < d" with counts.
+ *   the sorted index.  spc_ring_mad_below() answers "MAD < d" by counting deviations
+ *   below d (two binary searches, same rounding as the MAD).
  * REFERENCES: Hampel (1974) for the MAD; Rousseeuw & Croux (1993),
  *   "Alternatives to the median absolute deviation", JASA 88, for 1.4826.
  */
@@ -192,14 +193,46 @@ double spc_ring_mad(const struct spc_ring *r, double med)
     return (n & 1) ? kth : 0.5 * (kth + next);
 }
 
+/* Number of deviations |x - med| < d, each computed exactly as
+ * spc_ring_mad() computes it (x - med right of the split, med - x left of
+ * it), so the answer agrees with the MAD itself under rounding: deviations
+ * grow away from the split on both sides, so one binary search per side. */
+static uint32_t count_dev_below(const struct spc_ring *r, double med,
+                                double d)
+{
+    uint32_t split = spc_ring_rank_lt(r, med), n = r->nvalid;
+    uint32_t lo = split, hi = n, right, left;
+
+    while (lo < hi) { /* first i >= split with x_i - med >= d */
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (spc_ring_select(r, mid) - med < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    right = lo - split;
+    lo = 0;
+    hi = split;
+    while (lo < hi) { /* first j < split with med - x_j < d */
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (med - spc_ring_select(r, mid) < d)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    left = split - lo;
+    return right + left;
+}
+
 int spc_ring_mad_below(const struct spc_ring *r, double med, double d)
 {
     uint32_t n = r->nvalid, below, need;
 
-    if (n == 0 || !(d > 0))
+    if (n == 0 || !(d > 0) || isnan(med))
         return 0;
-    /* deviations strictly below d: values in (med - d, med + d) */
-    below = spc_ring_rank_lt(r, med + d) - spc_ring_rank_le(r, med - d);
+    below = count_dev_below(r, med, d);
     need = n / 2 + 1; /* 1-based rank of the upper middle deviation */
     if (n & 1)
         return below >= need; /* the middle deviation is below d */

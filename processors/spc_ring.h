@@ -109,7 +109,7 @@ double spc_ring_median(const struct spc_ring *r);
 /** @returns the median absolute deviation from @p med (NaN when none). */
 double spc_ring_mad(const struct spc_ring *r, double med);
 /**
- * @brief Is MAD(med) < @p d?  Answered with two rank counts, O(log N),
+ * @brief Is MAD(med) < @p d?  Answered with two binary searches, O(log N),
  * without computing the MAD (exactly, ties included).
  */
 int spc_ring_mad_below(const struct spc_ring *r, double med, double d);

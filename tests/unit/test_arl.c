@@ -368,8 +368,8 @@ START_TEST(test_arl_budget_from_config)
 END_TEST
 
 /*
- * KNOWN BUG (spc_config.c, spc_config_parse): fails until fixed.  The
- * alarm budget is applied to the defaults *before* the "detectors" section
+ * Regression (spc_config.c, spc_config_parse, fixed): the
+ * alarm budget was applied to the defaults *before* the "detectors" section
  * is read, so the enabled flags set in the same config are not seen by
  * spc_budget_apply: with subgroup disabled the remaining detectors still
  * get only 85 % of the budget (and with runs enabled its 1/91.75 is never

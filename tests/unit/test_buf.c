@@ -203,7 +203,7 @@ static double random_double(struct t_rng *r, int i)
 }
 
 /*
- * KNOWN BUG (spc_buf.c, spc_fmt_double), visible only under
+ * Regression (spc_buf.c, spc_fmt_double, fixed), visible only under
  * -fsanitize=float-cast-overflow (part of clang's -fsanitize=undefined, not
  * GCC's, so the SPC_SANITIZE build with GCC passes): the integer test
  *     if (v == (double)(int64_t)v && fabs(v) < 1e15)

@@ -407,8 +407,8 @@ START_TEST(test_ring_order_stats_vs_sort)
 END_TEST
 
 /*
- * KNOWN BUG (spc_ring.c, spc_ring_mad_below): these two tests fail until
- * it is fixed.  The count of deviations below d is taken as
+ * Regression (spc_ring_mad_below, fixed): the count of deviations below d
+ * was once taken as
  *   rank_lt(med + d) - rank_le(med - d)
  * in floating point.  (1) When d is below half an ulp of med, med + d and
  * med - d both round to med, and with values equal to med the unsigned

@@ -463,7 +463,7 @@ START_TEST(test_stats_t_published)
 END_TEST
 
 /*
- * KNOWN BUG (spc_stats.c, spc_t_quantile): fails until fixed.  For p < 1/2
+ * Regression (spc_stats.c, spc_t_quantile, fixed): for p < 1/2
  * the function returns -spc_t_quantile(1 - p, nu); forming 1 - p throws
  * away the digits of a small p, so p = 1e-20 becomes 1 - p == 1 and the
  * answer is -inf instead of -256.43469931852619 (nu = 10), and p = 1e-10
