@@ -147,13 +147,14 @@ class Pipeline:
         self.logs: dict[str, Path] = {}
         kafka_io.create(self.topics["reports"], 1)
 
-    def start(self, name: str = "a", *extra: str) -> None:
+    def start(self, name: str = "a", *extra: str, env: dict[str, str] | None = None) -> None:
         log = self.workdir / f"run-{self.tag}-{name}.log"
         self.logs[name] = log
         f = log.open("ab")
         self.procs[name] = subprocess.Popen(
             [_bin(), "run", "-c", str(self.config_path), "--instance", f"{self.tag}-{name}",
-             *extra], stdout=f, stderr=subprocess.STDOUT)
+             *extra], stdout=f, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **(env or {})))
 
     def kill(self, name: str = "a") -> None:
         p = self.procs.pop(name)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import sys
 import time
+import urllib.request
 from typing import Any
 
-from conftest import Pipeline, _bin, last_revisions
+from conftest import REPO, Pipeline, _bin, last_revisions
 
 
 def final_incidents(p: Pipeline) -> dict[str, dict[str, Any]]:
@@ -211,3 +213,66 @@ def test_actions_ack_and_rebaseline(pipeline_factory: Any, fleet: dict[str, Any]
         time.sleep(0.5)
     p.stop()
     assert "re-baselined" in p.log()
+
+
+def _llm_stub(mode: str) -> tuple[subprocess.Popen[str], int]:
+    stub = subprocess.Popen([sys.executable, str(REPO / "tests" / "llm_stub.py"), "--port", "0",
+                             "--mode", mode, "--watch-parent"],
+                            stdout=subprocess.PIPE, text=True)
+    assert stub.stdout is not None
+    port = int(stub.stdout.readline().split()[-1])
+    return stub, port
+
+
+def test_llm_advice(pipeline_factory: Any, fleet: dict[str, Any]) -> None:
+    """With SPCSTREAM_LLM_URL set, qualifying incidents (warning and above) gain a
+    revision with LLM advice; the prompt carries the incident's facts; anomalies are
+    exactly replay's (the advisor is off the event path)."""
+    stub, port = _llm_stub("good")
+    try:
+        p = pipeline_factory("json")
+        p.produce(fleet["reports"])
+        p.start(env={"SPCSTREAM_LLM_URL": f"http://127.0.0.1:{port}"})
+        p.wait_anomalies(len(fleet["anomalies"]))
+        deadline = time.monotonic() + 60
+        qualifying: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            incs = final_incidents(p)
+            qualifying = [i for i in incs.values()
+                          if i["severity"] in ("warning", "critical") and not i["merged_into"]]
+            if qualifying and all(i["advice"]["source"] == "llm" for i in qualifying):
+                break
+            time.sleep(1)
+        p.stop()
+        assert qualifying, "no qualifying incident"
+        for inc in qualifying:
+            assert inc["advice"]["source"] == "llm", inc["incident_id"]
+            assert inc["rule_advice"]["source"] == "rules"
+            assert inc["advice"]["causes"] and inc["advice"]["actions"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stub/requests") as r:
+            reqs = json.loads(r.read())
+        prompts = " ".join(m["content"] for q in reqs for m in q["body"]["messages"])
+        assert any(i["incident_id"][:8] in prompts or i["test_plan"] in prompts
+                   for i in qualifying)
+        assert_anomalies(p, fleet)
+    finally:
+        stub.terminate()
+        stub.wait(10)
+
+
+def test_llm_down(pipeline_factory: Any, fleet: dict[str, Any]) -> None:
+    """The advisor's endpoint refuses connections: the rule advice stands, the
+    failures are counted in the log, nothing else changes."""
+    from socket import socket
+
+    with socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    p = pipeline_factory("json")
+    p.produce(fleet["reports"])
+    p.start(env={"SPCSTREAM_LLM_URL": f"http://127.0.0.1:{dead}"})
+    p.wait_anomalies(len(fleet["anomalies"]))
+    p.stop()
+    assert_anomalies(p, fleet)
+    assert_incidents(p, fleet)
+    assert "LLM advice failed" in p.log()
