@@ -491,13 +491,22 @@ static int breakdown_update(struct spc_incident *c,
     return 1;
 }
 
+/* Is the anomaly's value the triggering reading?  variance, yield and
+ * subgroup report a statistic there (recent sigma, pass rate, subgroup
+ * mean), which must not be listed as a unit's reading. */
+static int value_is_reading(const struct spc_anomaly *a)
+{
+    return a->detector != SPC_DET_VARIANCE && a->detector != SPC_DET_YIELD &&
+           a->detector != SPC_DET_SUBGROUP;
+}
+
 /* Keep the most recent samples, failing ones preferred. */
 static int sample_add(struct spc_incident *c, const struct spc_anomaly *a)
 {
     struct spc_inc_sample *s;
     unsigned i, victim = 0;
 
-    if (!a->uut_id)
+    if (!a->uut_id || !value_is_reading(a))
         return 1;
     if (c->n_samples == SPC_INC_MAX_SAMPLES) {
         victim = SPC_INC_MAX_SAMPLES;
