@@ -493,7 +493,8 @@ static int breakdown_update(struct spc_incident *c,
 
 /* Is the anomaly's value the triggering reading?  variance, yield and
  * subgroup report a statistic there (recent sigma, pass rate, subgroup
- * mean), which must not be listed as a unit's reading. */
+ * mean), which must not be listed as a unit's reading: their sample keeps
+ * the unit and its pass/fail, with no value (NaN: null, "-"). */
 static int value_is_reading(const struct spc_anomaly *a)
 {
     return a->detector != SPC_DET_VARIANCE && a->detector != SPC_DET_YIELD &&
@@ -506,7 +507,7 @@ static int sample_add(struct spc_incident *c, const struct spc_anomaly *a)
     struct spc_inc_sample *s;
     unsigned i, victim = 0;
 
-    if (!a->uut_id || !value_is_reading(a))
+    if (!a->uut_id)
         return 1;
     if (c->n_samples == SPC_INC_MAX_SAMPLES) {
         victim = SPC_INC_MAX_SAMPLES;
@@ -532,7 +533,7 @@ static int sample_add(struct spc_incident *c, const struct spc_anomaly *a)
     }
     s = &c->samples[c->n_samples];
     memset(s, 0, sizeof(*s));
-    s->value = a->value;
+    s->value = value_is_reading(a) ? a->value : NAN;
     s->passed = a->passed;
     s->ts_ms = a->ts_ms;
     if (!set_str(&s->test_step, a->test_step) ||
@@ -1389,6 +1390,37 @@ static int incident_from(const json_t *o, struct spc_incident *c)
         !advice_from(json_object_get(o, "rule_advice"), &c->rules))
         return 0;
     return 1;
+}
+
+spc_err_t spc_incident_from_json(const json_t *obj, struct spc_incident *out,
+                                 char *errstr, size_t errstr_size)
+{
+    const json_t *adv = json_object_get(obj, "advice");
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    r = json_is_object(obj) ? incident_from(obj, out) : -1;
+    if (r == 1 && streq(js(adv, "source"), "llm") &&
+        !advice_from(adv, &out->llm))
+        r = 0;
+    if (r != 1) {
+        incident_fini(out);
+        memset(out, 0, sizeof(*out));
+        spc_errstr_set(errstr, errstr_size,
+                       r == 0 ? "out of memory"
+                              : "not an incident: incident_id (32 hex), "
+                                "test_plan or scope missing");
+        return r == 0 ? SPC_ERR_NOMEM : SPC_ERR_PARSE;
+    }
+    return SPC_OK;
+}
+
+void spc_incident_fini(struct spc_incident *inc)
+{
+    if (!inc)
+        return;
+    incident_fini(inc);
+    memset(inc, 0, sizeof(*inc));
 }
 
 spc_err_t spc_incidents_import(struct spc_incidents *t, const void *blob,

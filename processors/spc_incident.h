@@ -147,6 +147,15 @@ void spc_incident_render_line(const struct spc_incident *inc,
 /** Short Markdown brief for the operator. */
 void spc_incident_render_brief(const struct spc_incident *inc,
                                struct spc_buf *b);
+/**
+ * @brief Parse one spc.incidents JSON object (spc_incident_to_json()'s
+ * output) back into @p out, for consumers that render incidents.
+ * @remark @p out owns its strings afterwards: spc_incident_fini().
+ */
+spc_err_t spc_incident_from_json(const json_t *obj, struct spc_incident *out,
+                                 char *errstr, size_t errstr_size) SPC_WUR;
+/** Free what spc_incident_from_json() allocated (NULL accepted). */
+void spc_incident_fini(struct spc_incident *inc);
 /** The facts handed to the LLM advisor, as JSON (untrusted strings kept
  *  as data; the advisor delimits them). */
 void spc_incident_facts_json(const struct spc_incident *inc,
