@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "flat events\n"
             "  action    acknowledge, resolve, annotate or re-baseline an "
             "incident\n"
+            "  incidents show the incidents on spc.incidents (alerts, briefs)\n"
             "  config    check a config file or print the effective "
             "defaults\n"
             "  version   print the version\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
         return spc_cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "action"))
         return spc_cmd_action(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "incidents"))
+        return spc_cmd_incidents(argc - 1, argv + 1);
     fprintf(stderr, "spcstream: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return SPC_EXIT_USAGE;

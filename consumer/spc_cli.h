@@ -15,5 +15,6 @@ int spc_cmd_replay(int argc, char **argv);
 int spc_cmd_config(int argc, char **argv);
 int spc_cmd_run(int argc, char **argv);
 int spc_cmd_action(int argc, char **argv);
+int spc_cmd_incidents(int argc, char **argv);
 
 #endif /* SPC_CLI_H */

@@ -25,3 +25,12 @@ int spc_cmd_action(int argc, char **argv)
                     "(configured with -DSPC_CONSUMER=OFF)\n");
     return SPC_EXIT_RUNTIME;
 }
+
+int spc_cmd_incidents(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "spcstream incidents: this build has no Kafka client "
+                    "(configured with -DSPC_CONSUMER=OFF)\n");
+    return SPC_EXIT_RUNTIME;
+}
