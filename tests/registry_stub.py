@@ -31,7 +31,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         parts = self.path.strip("/").split("/")
         length = int(self.headers.get("Content-Length") or 0)
         data = json.loads(self.rfile.read(length) or b"{}")
@@ -50,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
                 SCHEMAS[sid] = text
         self.reply(200, {"id": sid})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
         if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
             with LOCK:

@@ -39,8 +39,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-import kafka_io  # noqa: E402
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+import kafka_io
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 STEPS = 50
 PRODUCTS = ["PCBA-100", "PCBA-200", "PCBA-300", "PCBA-400"]

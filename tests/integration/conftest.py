@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-import kafka_io  # noqa: E402
+import kafka_io
 
 KAFKA_SH = REPO / "ops" / "kafka" / "kafka.sh"
 REDIS_SH = REPO / "ops" / "redis" / "redis.sh"

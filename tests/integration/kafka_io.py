@@ -125,7 +125,7 @@ def decode(value: bytes) -> Any:
 def _json_default(o: Any) -> Any:
     """timestamp-millis values come back as datetimes: RFC 3339 as spcstream writes."""
     if isinstance(o, datetime.datetime):
-        return o.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        return o.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
             f"{o.microsecond // 1000:03d}Z")
     raise TypeError(type(o).__name__)
 

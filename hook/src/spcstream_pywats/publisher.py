@@ -416,7 +416,7 @@ class Publisher:
             )
             self._broker_down = False
         self._probe_requested = False
-        self._orphans: list[Any] = []
+        self._orphans = []
         if not entries:
             self._leave_spool_mode()
             return
