@@ -13,8 +13,9 @@ static void help(void)
 {
     printf("Usage: spcstream config --check FILE | --defaults\n"
            "\n"
-           "  --check FILE   parse and validate FILE; errors name the JSON "
-           "path\n"
+           "  --check FILE   parse and validate FILE (engine and daemon "
+           "sections);\n"
+           "                 errors name the JSON path\n"
            "  --defaults     print the built-in engine defaults as JSON\n");
 }
 
@@ -43,6 +44,11 @@ int spc_cmd_config(int argc, char **argv)
         cfg = spc_config_load(argv[2], daemon_sections, err, sizeof(err));
         if (!cfg) {
             fprintf(stderr, "spcstream config: %s: %s\n", argv[2], err);
+            return SPC_EXIT_USAGE;
+        }
+        if (spc_daemon_config_check(cfg, err, sizeof(err))) {
+            fprintf(stderr, "spcstream config: %s: %s\n", argv[2], err);
+            spc_config_destroy(cfg);
             return SPC_EXIT_USAGE;
         }
         printf("%s: ok\n", argv[2]);

@@ -225,6 +225,28 @@ static int load(struct spc_run *r, const struct args *a, char *redis_host,
     return rc;
 }
 
+int spc_daemon_config_check(const struct spc_config *cfg, char *errstr,
+                            size_t errstr_size)
+{
+    struct spc_run_opts o;
+    struct spc_redis_opts ro;
+    int bad;
+
+    memset(&o, 0, sizeof(o));
+    memset(&ro, 0, sizeof(ro));
+    /* the bootstrap servers may come from the environment at run time */
+    if (!getenv("SPCSTREAM_BOOTSTRAP_SERVERS"))
+        setenv("SPCSTREAM_BOOTSTRAP_SERVERS", "unset.invalid:9092", 0);
+    bad = spc_run_opts_load(&o, spc_config_section(cfg, "run"),
+                            spc_config_section(cfg, "topics"),
+                            spc_config_section(cfg, "kafka"), errstr,
+                            errstr_size) != SPC_OK ||
+          spc_redis_opts_from_json(spc_config_section(cfg, "redis"), &ro,
+                                   errstr, errstr_size) != SPC_OK;
+    spc_run_opts_fini(&o); /* ro borrows from cfg */
+    return bad ? -1 : 0;
+}
+
 static int ensure_topics(struct spc_run *r)
 {
     char err[512];
