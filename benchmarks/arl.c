@@ -171,8 +171,8 @@ static void we_build(struct we_chain *c)
             int side = zside(z), run = c->run[s];
 
             run = side > 0 ? (run > 0 ? run + 1 : 1) : (run < 0 ? run - 1 : -1);
-            c->next[s][z] = we_signal(c->h[s], z, run) ? -1
-                                                       : we_find(c, h, run);
+            c->next[s][z] =
+                we_signal(c->h[s], z, run) ? -1 : we_find(c, h, run);
         }
     }
 }
@@ -216,17 +216,19 @@ struct chart {
     const char *config;
     double shifts[10];
     const char *published[10]; /* as printed in the source (rounding!) */
-    int kind; /* 0 shewhart, 1 cusum, 2 ewma, 3 WE */
+    int kind;                  /* 0 shewhart, 1 cusum, 2 ewma, 3 WE */
     double a, b;
 };
 
-#define KNOWN "\"steps\":[{\"match\":\"*\",\"baseline\":{\"mean\":0,\"sigma\":1}}]"
-#define ONLY(d) "{\"buffer_size\":64,\"detectors\":{" \
-    "\"shewhart\":{\"enabled\":false},\"robust_z\":{\"enabled\":false}," \
-    "\"ewma\":{\"enabled\":false},\"cusum\":{\"enabled\":false}," \
-    "\"trend\":{\"enabled\":false},\"variance\":{\"enabled\":false}," \
-    "\"yield\":{\"enabled\":false},\"near_limit\":{\"enabled\":false}," \
-    "\"subgroup\":{\"enabled\":false},\"runs\":{\"enabled\":false}," \
+#define KNOWN                                                                  \
+    "\"steps\":[{\"match\":\"*\",\"baseline\":{\"mean\":0,\"sigma\":1}}]"
+#define ONLY(d)                                                                \
+    "{\"buffer_size\":64,\"detectors\":{"                                      \
+    "\"shewhart\":{\"enabled\":false},\"robust_z\":{\"enabled\":false},"       \
+    "\"ewma\":{\"enabled\":false},\"cusum\":{\"enabled\":false},"              \
+    "\"trend\":{\"enabled\":false},\"variance\":{\"enabled\":false},"          \
+    "\"yield\":{\"enabled\":false},\"near_limit\":{\"enabled\":false},"        \
+    "\"subgroup\":{\"enabled\":false},\"runs\":{\"enabled\":false},"           \
     "\"flatline\":{\"enabled\":false}," d "}," KNOWN "}"
 
 static const struct chart charts[] = {
@@ -234,35 +236,49 @@ static const struct chart charts[] = {
      ONLY("\"shewhart\":{\"enabled\":true,\"L\":3}"),
      {0, 0.5, 1, 2, 3, -1},
      {"370.4", "155.2", "43.89", "6.30", "2.00"},
-     0, 3, 0},
+     0,
+     3,
+     0},
     {"CUSUM k=0.5 h=4",
      ONLY("\"cusum\":{\"enabled\":true,\"k\":0.5,\"h\":4,\"clip\":0}"),
      {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4},
-     {"168", "74.2", "26.6", "13.3", "8.38", "4.75", "3.34", "2.62", "2.19", "1.71"},
-     1, 0.5, 4},
+     {"168", "74.2", "26.6", "13.3", "8.38", "4.75", "3.34", "2.62", "2.19",
+      "1.71"},
+     1,
+     0.5,
+     4},
     {"CUSUM k=0.5 h=5",
      ONLY("\"cusum\":{\"enabled\":true,\"k\":0.5,\"h\":5,\"clip\":0}"),
      {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4},
-     {"465", "139", "38.0", "17.0", "10.4", "5.75", "4.01", "3.11", "2.57", "2.01"},
-     1, 0.5, 5},
+     {"465", "139", "38.0", "17.0", "10.4", "5.75", "4.01", "3.11", "2.57",
+      "2.01"},
+     1,
+     0.5,
+     5},
     {"EWMA lambda=0.1 L=2.814 (asymptotic limits)",
      ONLY("\"ewma\":{\"enabled\":true,\"lambda\":0.1,\"L\":2.814,"
           "\"limits\":\"asymptotic\",\"clip\":0}"),
      {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4},
      {"500", "106", "31.3", "15.9", "10.3", "6.1", "4.4", "3.4", "2.9", "2.2"},
-     2, 0.1, 2.814},
+     2,
+     0.1,
+     2.814},
     {"EWMA lambda=0.2 L=2.962 (asymptotic limits)",
      ONLY("\"ewma\":{\"enabled\":true,\"lambda\":0.2,\"L\":2.962,"
           "\"limits\":\"asymptotic\",\"clip\":0}"),
      {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4},
      {"500", "150", "41.8", "18.2", "10.5", "5.5", "3.7", "2.9", "2.4", "1.9"},
-     2, 0.2, 2.962},
+     2,
+     0.2,
+     2.962},
     {"Western Electric rules 1,2,5,6 (8 in a row)",
      ONLY("\"runs\":{\"enabled\":true,\"rules\":[1,2,5,6],"
           "\"run_length\":8}"),
      {0, 0.5, 1, 2, 3, -1},
      {"91.75", NULL, NULL, NULL, NULL},
-     3, 0, 0},
+     3,
+     0,
+     0},
 };
 
 static int decimals(const char *s)
@@ -399,8 +415,7 @@ static void run_fleet(struct spc_engine *e, struct counter *cnt,
             cnt->first_seq = 0;
             if (spc_engine_process(e, &ev[k], 1) != SPC_OK)
                 exit(1);
-            if (first_alarm && u >= onset && cnt->first_seq &&
-                !first_alarm[k])
+            if (first_alarm && u >= onset && cnt->first_seq && !first_alarm[k])
                 first_alarm[k] = u - onset + 1;
         }
         (void)before;
@@ -436,8 +451,7 @@ static void part2(int keys, long units, struct fleet *f)
         memset(&cnt, 0, sizeof(cnt));
         spc_engine_set_sink(e, count_cb, &cnt);
         b_seed(&rng, 77 + v);
-        run_fleet(e, &cnt, f, keys, units, from, F_NONE, 0, units, NULL,
-                  &rng);
+        run_fleet(e, &cnt, f, keys, units, from, F_NONE, 0, units, NULL, &rng);
         samples = (double)keys * (units - from);
         printf("  %-44s combined ARL %8.0f (%lu alarms in %.0f samples)\n",
                variants[v][0], cnt.total ? samples / cnt.total : INFINITY,

@@ -197,9 +197,9 @@ static void pcf_named(struct pcf *c, const json_t *n, const char *type,
         }
         spc_buf_putc(c->out, ']');
     } else { /* fixed */
-        spc_buf_printf(c->out, ",\"size\":%lld",
-                       (long long)json_integer_value(
-                           json_object_get(n, "size")));
+        spc_buf_printf(
+            c->out, ",\"size\":%lld",
+            (long long)json_integer_value(json_object_get(n, "size")));
     }
     spc_buf_putc(c->out, '}');
 }
@@ -272,8 +272,8 @@ spc_err_t spc_avro_canonical(const char *schema_json, struct spc_buf *out,
     size_t i;
 
     if (!root) {
-        spc_errstr_set(errstr, errstr_size, "schema: %s (line %d)",
-                       jerr.text, jerr.line);
+        spc_errstr_set(errstr, errstr_size, "schema: %s (line %d)", jerr.text,
+                       jerr.line);
         return SPC_ERR_PARSE;
     }
     memset(&c, 0, sizeof(c));
@@ -363,8 +363,8 @@ static void r_fail(struct rd *r, const char *why)
 {
     if (!r->err)
         spc_errstr_set(r->errstr, r->errn, "avro field %s at byte %zu: %s",
-                       r->field ? r->field : "?",
-                       (size_t)(r->p - r->start), why);
+                       r->field ? r->field : "?", (size_t)(r->p - r->start),
+                       why);
     r->err = r->err ? r->err : SPC_ERR_PARSE;
 }
 
@@ -554,12 +554,13 @@ void spc_avro_write_event(struct spc_buf *b, const struct spc_event *ev,
 }
 
 spc_err_t spc_avro_read_event(const void *data, size_t len,
-                              const struct spc_dims *dims,
-                              struct spc_event *ev, struct spc_arena *arena,
-                              char *errstr, size_t errstr_size)
+                              const struct spc_dims *dims, struct spc_event *ev,
+                              struct spc_arena *arena, char *errstr,
+                              size_t errstr_size)
 {
-    struct rd r = {data, data, (const unsigned char *)data + len, arena,
-                   NULL, 0, errstr, errstr_size};
+    struct rd r = {data,   data,       (const unsigned char *)data + len,
+                   arena,  NULL,       0,
+                   errstr, errstr_size};
     const char *st;
     int64_t n, i;
 
@@ -705,12 +706,12 @@ void spc_avro_write_anomaly(struct spc_buf *b, const struct spc_anomaly *a)
 
 spc_err_t spc_avro_read_anomaly(const void *data, size_t len,
                                 const struct spc_dims *dims,
-                                struct spc_anomaly *a,
-                                struct spc_arena *arena, char *errstr,
-                                size_t errstr_size)
+                                struct spc_anomaly *a, struct spc_arena *arena,
+                                char *errstr, size_t errstr_size)
 {
-    struct rd r = {data, data, (const unsigned char *)data + len, arena,
-                   NULL, 0, errstr, errstr_size};
+    struct rd r = {data,   data,       (const unsigned char *)data + len,
+                   arena,  NULL,       0,
+                   errstr, errstr_size};
     struct spc_anomaly_ctx *x = &a->ctx;
     const char *s;
     int64_t n, i;
@@ -884,7 +885,7 @@ void spc_avro_write_incident(struct spc_buf *b, const struct spc_incident *c)
     w_str(b, c->test_plan);
     w_str(b, c->scope_dim);
     w_str(b, c->scope_value);
-    w_str(b, c->scope_evidenced                  ? "subgroup"
+    w_str(b, c->scope_evidenced               ? "subgroup"
              : !strcmp(c->scope_dim, "fleet") ? "pooled"
                                               : "seen");
     w_ostr(b, c->merged_into[0] ? c->merged_into : NULL);
@@ -1085,7 +1086,8 @@ static spc_err_t reg_id(struct spc_avro *a, const char *topic,
         return SPC_OK;
     }
     if (!sj) {
-        struct subject *ns = spc_realloc(a->subj, (a->n_subj + 1) * sizeof(*ns));
+        struct subject *ns =
+            spc_realloc(a->subj, (a->n_subj + 1) * sizeof(*ns));
 
         if (!ns)
             return SPC_ERR_NOMEM;
@@ -1107,8 +1109,7 @@ static spc_err_t reg_id(struct spc_avro *a, const char *topic,
     if (e)
         return e;
     if (!json_is_integer(json_object_get(reply, "id"))) {
-        spc_errstr_set(errstr, n, "schema registry: no id for %s-value",
-                       topic);
+        spc_errstr_set(errstr, n, "schema registry: no id for %s-value", topic);
         json_decref(reply);
         return SPC_ERR_INVALID;
     }
@@ -1259,8 +1260,7 @@ spc_err_t spc_avro_decode_event(struct spc_avro *a, const void *data,
                                 char *errstr, size_t errstr_size)
 {
     spc_err_t e = SPC_OK;
-    long off = unframe(a, data, len, SPC_AVRO_EVENT, &e, errstr,
-                       errstr_size);
+    long off = unframe(a, data, len, SPC_AVRO_EVENT, &e, errstr, errstr_size);
 
     if (off < 0)
         return e;
@@ -1292,8 +1292,7 @@ spc_err_t spc_avro_decode_anomaly(struct spc_avro *a, const void *data,
                                   size_t errstr_size)
 {
     spc_err_t e = SPC_OK;
-    long off = unframe(a, data, len, SPC_AVRO_ANOMALY, &e, errstr,
-                       errstr_size);
+    long off = unframe(a, data, len, SPC_AVRO_ANOMALY, &e, errstr, errstr_size);
 
     if (off < 0)
         return e;
@@ -1306,8 +1305,7 @@ spc_err_t spc_avro_encode_incident(struct spc_avro *a, const char *topic,
                                    struct spc_buf *out, char *errstr,
                                    size_t errstr_size)
 {
-    spc_err_t e = frame(a, topic, SPC_AVRO_INCIDENT, out, errstr,
-                        errstr_size);
+    spc_err_t e = frame(a, topic, SPC_AVRO_INCIDENT, out, errstr, errstr_size);
 
     if (e)
         return e;
@@ -1321,8 +1319,7 @@ spc_err_t spc_avro_encode_incident(struct spc_avro *a, const char *topic,
 
 /* ---- life cycle ---- */
 
-uint64_t spc_avro_fingerprint(const struct spc_avro *a,
-                              enum spc_avro_schema s)
+uint64_t spc_avro_fingerprint(const struct spc_avro *a, enum spc_avro_schema s)
 {
     return a->fp[s];
 }

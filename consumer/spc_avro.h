@@ -53,8 +53,7 @@ void spc_avro_destroy(struct spc_avro *a);
 
 /** The embedded schema text; its canonical-form fingerprint. */
 const char *spc_avro_schema_json(enum spc_avro_schema s);
-uint64_t spc_avro_fingerprint(const struct spc_avro *a,
-                              enum spc_avro_schema s);
+uint64_t spc_avro_fingerprint(const struct spc_avro *a, enum spc_avro_schema s);
 
 /** Parsing Canonical Form of a schema (Avro specification 1.11,
  *  "Parsing Canonical Form for Schemas"). */
@@ -93,16 +92,14 @@ spc_err_t spc_avro_encode_incident(struct spc_avro *a, const char *topic,
 void spc_avro_write_event(struct spc_buf *b, const struct spc_event *ev,
                           const struct spc_dims *dims);
 void spc_avro_write_anomaly(struct spc_buf *b, const struct spc_anomaly *an);
-void spc_avro_write_incident(struct spc_buf *b,
-                             const struct spc_incident *inc);
+void spc_avro_write_incident(struct spc_buf *b, const struct spc_incident *inc);
 spc_err_t spc_avro_read_event(const void *data, size_t len,
-                              const struct spc_dims *dims,
-                              struct spc_event *ev, struct spc_arena *arena,
-                              char *errstr, size_t errstr_size) SPC_WUR;
+                              const struct spc_dims *dims, struct spc_event *ev,
+                              struct spc_arena *arena, char *errstr,
+                              size_t errstr_size) SPC_WUR;
 spc_err_t spc_avro_read_anomaly(const void *data, size_t len,
                                 const struct spc_dims *dims,
-                                struct spc_anomaly *an,
-                                struct spc_arena *arena, char *errstr,
-                                size_t errstr_size) SPC_WUR;
+                                struct spc_anomaly *an, struct spc_arena *arena,
+                                char *errstr, size_t errstr_size) SPC_WUR;
 
 #endif /* SPC_AVRO_H */

@@ -70,8 +70,7 @@ int spc_cmd_action(int argc, char **argv)
         {"bootstrap", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static const char *const kinds[] = {"ack", "resolve", "note",
-                                        "rebaseline"};
+    static const char *const kinds[] = {"ack", "resolve", "note", "rebaseline"};
     static const char *const sections[] = {"kafka", "redis", "topics", "run",
                                            NULL};
     const char *incident = NULL, *plan = NULL, *user = getenv("USER"),
@@ -89,13 +88,27 @@ int spc_cmd_action(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:b:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'I': incident = optarg; break;
-        case 'P': plan = optarg; break;
-        case 'U': user = optarg; break;
-        case 'N': note = optarg; break;
-        case 'c': config = optarg; break;
-        case 'b': setenv("SPCSTREAM_BOOTSTRAP_SERVERS", optarg, 1); break;
-        case 'h': help(); return SPC_EXIT_OK;
+        case 'I':
+            incident = optarg;
+            break;
+        case 'P':
+            plan = optarg;
+            break;
+        case 'U':
+            user = optarg;
+            break;
+        case 'N':
+            note = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'b':
+            setenv("SPCSTREAM_BOOTSTRAP_SERVERS", optarg, 1);
+            break;
+        case 'h':
+            help();
+            return SPC_EXIT_OK;
         default:
             fprintf(stderr, "Try 'spcstream action --help'.\n");
             return SPC_EXIT_USAGE;
@@ -127,8 +140,7 @@ int spc_cmd_action(int argc, char **argv)
     }
     if (spc_run_opts_load(&o, spc_config_section(cfg, "run"),
                           spc_config_section(cfg, "topics"),
-                          spc_config_section(cfg, "kafka"), err,
-                          sizeof(err))) {
+                          spc_config_section(cfg, "kafka"), err, sizeof(err))) {
         fprintf(stderr, "spcstream action: %s\n", err);
         goto out;
     }
@@ -136,8 +148,8 @@ int spc_cmd_action(int argc, char **argv)
         struct timespec now;
 
         clock_gettime(CLOCK_REALTIME, &now); /* when the operator acted */
-        spc_time_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
-                        ts, sizeof(ts));
+        spc_time_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts,
+                        sizeof(ts));
     }
     msg = json_pack("{s:s,s:s,s:s,s:s*,s:s*,s:s}", "action", kind,
                     "incident_id", incident, "test_plan", plan, "user", user,
@@ -154,11 +166,10 @@ int spc_cmd_action(int argc, char **argv)
     }
     /* default partitioner on the key = murmur2(test_plan), like the
      * anomalies of that plan */
-    e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o.topics.actions),
-                          RD_KAFKA_V_KEY(plan, strlen(plan)),
-                          RD_KAFKA_V_VALUE(val, strlen(val)),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_END);
+    e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(o.topics.actions),
+        RD_KAFKA_V_KEY(plan, strlen(plan)), RD_KAFKA_V_VALUE(val, strlen(val)),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (!e)
         e = rd_kafka_flush(rk, 15000);
     if (e) {

@@ -19,8 +19,8 @@ static void help(void)
            "  --defaults     print the built-in engine defaults as JSON\n");
 }
 
-static const char *const daemon_sections[] = {"kafka", "redis", "topics",
-                                              "run", NULL};
+static const char *const daemon_sections[] = {"kafka", "redis", "topics", "run",
+                                              NULL};
 
 int spc_cmd_config(int argc, char **argv)
 {

@@ -140,8 +140,7 @@ static void show(struct viewer *w, const void *val, size_t len)
     s = wanted(w, &inc) ? seen_get(w, inc.id) : NULL;
     if (s) {
         snprintf(sig, sizeof(sig), "%s|%s|%s|%s", inc.title ? inc.title : "",
-                 spc_severity_name(inc.severity),
-                 spc_inc_state_name(inc.state),
+                 spc_severity_name(inc.severity), spc_inc_state_name(inc.state),
                  inc.llm.source ? inc.llm.source : "rules");
         json_decref(s->last);
         s->last = o;
@@ -204,8 +203,10 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int32_t *nparts)
     int32_t n = spc_kafka_partition_count(rk, topic, 10000), p;
 
     if (n <= 0) {
-        fprintf(stderr, "spcstream incidents: topic %s not found (is "
-                        "spcstream run up?)\n", topic);
+        fprintf(stderr,
+                "spcstream incidents: topic %s not found (is "
+                "spcstream run up?)\n",
+                topic);
         return -1;
     }
     l = rd_kafka_topic_partition_list_new(n);
@@ -223,8 +224,7 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int32_t *nparts)
     return 0;
 }
 
-static int consume(rd_kafka_t *rk, struct viewer *w, int follow,
-                   int32_t nparts)
+static int consume(rd_kafka_t *rk, struct viewer *w, int follow, int32_t nparts)
 {
     int32_t eofs = 0;
     rd_kafka_message_t *m;
@@ -279,13 +279,27 @@ int spc_cmd_incidents(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "fc:b:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': follow = 1; break;
-        case 'B': brief = 1; break;
-        case 'A': w.all_revisions = 1; break;
-        case 'S': w.station = optarg; break;
-        case 'c': config = optarg; break;
-        case 'b': setenv("SPCSTREAM_BOOTSTRAP_SERVERS", optarg, 1); break;
-        case 'h': help(); return SPC_EXIT_OK;
+        case 'f':
+            follow = 1;
+            break;
+        case 'B':
+            brief = 1;
+            break;
+        case 'A':
+            w.all_revisions = 1;
+            break;
+        case 'S':
+            w.station = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'b':
+            setenv("SPCSTREAM_BOOTSTRAP_SERVERS", optarg, 1);
+            break;
+        case 'h':
+            help();
+            return SPC_EXIT_OK;
         default:
             fprintf(stderr, "Try 'spcstream incidents --help'.\n");
             return SPC_EXIT_USAGE;
@@ -304,8 +318,7 @@ int spc_cmd_incidents(int argc, char **argv)
     }
     if (spc_run_opts_load(&o, spc_config_section(cfg, "run"),
                           spc_config_section(cfg, "topics"),
-                          spc_config_section(cfg, "kafka"), err,
-                          sizeof(err))) {
+                          spc_config_section(cfg, "kafka"), err, sizeof(err))) {
         fprintf(stderr, "spcstream incidents: %s\n", err);
         goto out;
     }
@@ -335,8 +348,10 @@ int spc_cmd_incidents(int argc, char **argv)
     if (brief)
         summary(&w);
     if (w.avro || w.bad)
-        fprintf(stderr, "spcstream incidents: %lu records, %lu not JSON, "
-                        "%lu not incidents\n", w.records, w.avro, w.bad);
+        fprintf(stderr,
+                "spcstream incidents: %lu records, %lu not JSON, "
+                "%lu not incidents\n",
+                w.records, w.avro, w.bad);
     rc = SPC_EXIT_OK;
 out:
     if (rk) {

@@ -84,8 +84,8 @@ static void help(void)
 }
 
 struct args {
-    const char *config, *stages, *bootstrap, *group, *instance, *redis,
-        *format, *incident_format;
+    const char *config, *stages, *bootstrap, *group, *instance, *redis, *format,
+        *incident_format;
     int metrics_port, verbose;
 };
 
@@ -111,17 +111,39 @@ static int parse_args(struct args *a, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:s:b:g:i:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->config = optarg; break;
-        case 's': a->stages = optarg; break;
-        case 'b': a->bootstrap = optarg; break;
-        case 'g': a->group = optarg; break;
-        case 'i': a->instance = optarg; break;
-        case 'R': a->redis = optarg; break;
-        case 'M': a->metrics_port = atoi(optarg); break;
-        case 'F': a->format = optarg; break;
-        case 'I': a->incident_format = optarg; break;
-        case 'v': a->verbose = 1; break;
-        case 'h': help(); return -1;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 's':
+            a->stages = optarg;
+            break;
+        case 'b':
+            a->bootstrap = optarg;
+            break;
+        case 'g':
+            a->group = optarg;
+            break;
+        case 'i':
+            a->instance = optarg;
+            break;
+        case 'R':
+            a->redis = optarg;
+            break;
+        case 'M':
+            a->metrics_port = atoi(optarg);
+            break;
+        case 'F':
+            a->format = optarg;
+            break;
+        case 'I':
+            a->incident_format = optarg;
+            break;
+        case 'v':
+            a->verbose = 1;
+            break;
+        case 'h':
+            help();
+            return -1;
         default:
             fprintf(stderr, "Try 'spcstream run --help'.\n");
             return SPC_EXIT_USAGE;
@@ -135,8 +157,8 @@ static int parse_args(struct args *a, int argc, char **argv)
     return 0;
 }
 
-static const char *const daemon_sections[] = {"kafka", "redis", "topics",
-                                              "run", NULL};
+static const char *const daemon_sections[] = {"kafka", "redis", "topics", "run",
+                                              NULL};
 
 static int parse_format(const char *s, enum spc_out_format *f)
 {
@@ -150,8 +172,8 @@ static int parse_format(const char *s, enum spc_out_format *f)
 }
 
 /* Command line and SPCSTREAM_REDIS over the config. */
-static int apply_args(struct spc_run *r, const struct args *a,
-                      char *redis_host, size_t hostsz)
+static int apply_args(struct spc_run *r, const struct args *a, char *redis_host,
+                      size_t hostsz)
 {
     const char *redis = a->redis ? a->redis : getenv("SPCSTREAM_REDIS");
 
@@ -199,9 +221,9 @@ static int load(struct spc_run *r, const struct args *a, char *redis_host,
     const json_t *empty = NULL;
     int rc;
 
-    r->cfg = a->config ? spc_config_load(a->config, daemon_sections, err,
-                                         sizeof(err))
-                       : spc_config_new();
+    r->cfg = a->config
+                 ? spc_config_load(a->config, daemon_sections, err, sizeof(err))
+                 : spc_config_new();
     if (!r->cfg) {
         fprintf(stderr, "spcstream run: config %s: %s\n", a->config, err);
         return SPC_EXIT_USAGE;
@@ -215,8 +237,8 @@ static int load(struct spc_run *r, const struct args *a, char *redis_host,
         fprintf(stderr, "spcstream run: %s\n", err);
         return SPC_EXIT_USAGE;
     }
-    if (spc_redis_opts_from_json(spc_config_section(r->cfg, "redis"),
-                                 &r->redis, err, sizeof(err))) {
+    if (spc_redis_opts_from_json(spc_config_section(r->cfg, "redis"), &r->redis,
+                                 err, sizeof(err))) {
         fprintf(stderr, "spcstream run: %s\n", err);
         return SPC_EXIT_USAGE;
     }
@@ -317,8 +339,7 @@ int spc_cmd_run(int argc, char **argv)
     if (((r.o.stages & SPC_STAGE_NORMALIZE) &&
          !(norm = spc_normalize_start(&r))) ||
         ((r.o.stages & SPC_STAGE_DETECT) && !(det = spc_detect_start(&r))) ||
-        ((r.o.stages & SPC_STAGE_INCIDENT) &&
-         !(inc = spc_incident_start(&r))))
+        ((r.o.stages & SPC_STAGE_INCIDENT) && !(inc = spc_incident_start(&r))))
         spc_run_stop(&r, 1);
     srv = spc_metrics_serve(&r, r.o.metrics_port);
     last_stats = spc_now_mono_ms();

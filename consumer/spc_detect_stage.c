@@ -94,7 +94,7 @@ struct spc_detect {
     struct spc_ckpt *ckpt; /* poll thread's */
     char scope[256];
     int32_t anom_parts;
-    struct dpart **by_p;   /* index = partition, poll thread */
+    struct dpart **by_p; /* index = partition, poll thread */
     int32_t cap_p;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -213,21 +213,20 @@ static void emit_anomaly(const struct spc_anomaly *a, void *opaque)
         return;
     }
     spc_buf_printf(&w->key, "%s|%s", a->test_plan, st ? st : "");
-    part = spc_kafka_partition(a->test_plan, strlen(a->test_plan),
-                               d->anom_parts);
+    part =
+        spc_kafka_partition(a->test_plan, strlen(a->test_plan), d->anom_parts);
     atomic_fetch_add(&p->inflight, 1);
     for (;;) {
-        e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(topic),
-                              RD_KAFKA_V_PARTITION(part),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(w->key.data, w->key.len),
-                              RD_KAFKA_V_VALUE(w->out.data, w->out.len),
-                              RD_KAFKA_V_HEADER("anomaly-id", a->id, 32),
-                              /* parenthesized: the macro casts
+        e = rd_kafka_producev(
+            d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(w->key.data, w->key.len),
+            RD_KAFKA_V_VALUE(w->out.data, w->out.len),
+            RD_KAFKA_V_HEADER("anomaly-id", a->id, 32),
+            /* parenthesized: the macro casts
                                * without parentheses */
-                              RD_KAFKA_V_HEADER(SPC_HDR_POS, w->pos,
-                                                (ssize_t)strlen(w->pos)),
-                              RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADER(SPC_HDR_POS, w->pos, (ssize_t)strlen(w->pos)),
+            RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         struct timespec ts = {0, 10 * 1000000L};
@@ -614,8 +613,8 @@ static void *worker_main(void *arg)
 
 /* ---- poll thread: assignment ---- */
 
-static int import_cb(const char *key, size_t klen, const void *blob,
-                     size_t len, void *opaque)
+static int import_cb(const char *key, size_t klen, const void *blob, size_t len,
+                     void *opaque)
 {
     struct spc_engine *e = opaque;
     char err[256];
@@ -652,8 +651,8 @@ static struct dpart *load_part(struct spc_detect *d, int32_t partition,
             e = spc_ckpt_fence(d->ckpt, d->scope, partition, &p->token, err,
                                sizeof(err));
         if (!e)
-            e = spc_ckpt_load(d->ckpt, d->scope, partition, offset,
-                              import_cb, p->eng, err, sizeof(err));
+            e = spc_ckpt_load(d->ckpt, d->scope, partition, offset, import_cb,
+                              p->eng, err, sizeof(err));
         if (!e) {
             p->next_offset = p->ckpt_offset = *offset >= 0 ? *offset : 0;
             p->last_ckpt_ms = spc_now_mono_ms();
@@ -918,8 +917,9 @@ struct spc_detect *spc_detect_start(struct spc_run *r)
             goto fail_threads;
     pthread_create(&d->dr_th, NULL, dr_main, d);
     pthread_create(&d->poll_th, NULL, poll_main, d);
-    spc_log(SPC_LOG_INFO, "detect: %s -> %s, %d workers, checkpoints in "
-                          "Redis scope %s",
+    spc_log(SPC_LOG_INFO,
+            "detect: %s -> %s, %d workers, checkpoints in "
+            "Redis scope %s",
             r->o.topics.measurements, r->o.topics.anomalies, d->nw, d->scope);
     return d;
 fail_threads:

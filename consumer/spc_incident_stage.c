@@ -40,8 +40,12 @@
 
 /* Pseudo keys in a partition's checkpoint: the action offset, and the
  * input-order state (watermarks, last released, held anomalies). */
-#define ACT_KEY "\x01" "actions-offset"
-#define REORDER_KEY "\x01" "reorder"
+#define ACT_KEY                                                                \
+    "\x01"                                                                     \
+    "actions-offset"
+#define REORDER_KEY                                                            \
+    "\x01"                                                                     \
+    "reorder"
 #define REORDER_MAGIC 0x31524353u /* "SCR1" */
 
 /* An anomaly waiting until every DETECT partition has passed its place in
@@ -102,7 +106,7 @@ struct spc_incident_stage {
     char scope[256];
     struct ipart **by_p; /* index = partition */
     int32_t cap_p;
-    struct ipart *cur;   /* partition being processed (sinks) */
+    struct ipart *cur; /* partition being processed (sinks) */
     int32_t meas_parts;
     int64_t *tick_ms; /* [meas_parts]: last tick seen from each (monotonic) */
     long hold_ms;     /* a source silent this long no longer holds back */
@@ -134,21 +138,21 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static int produce(struct spc_incident_stage *s, struct ipart *p,
                    const char *topic, int32_t partition, const void *key,
-                   size_t klen, const void *val, size_t vlen,
-                   const char *hname, const char *hval)
+                   size_t klen, const void *val, size_t vlen, const char *hname,
+                   const char *hval)
 {
     rd_kafka_resp_err_t e;
 
     if (p)
         p->inflight++;
     for (;;) {
-        e = rd_kafka_producev(
-            s->producer, RD_KAFKA_V_TOPIC(topic),
-            RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-            RD_KAFKA_V_HEADER(hname, hval, -1), RD_KAFKA_V_OPAQUE(p),
-            RD_KAFKA_V_END);
+        e = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_HEADER(hname, hval, -1),
+                              RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(s->producer, 10);
@@ -457,8 +461,7 @@ struct items {
     struct spc_arena mem;
 };
 
-static int collect(const char *key, const void *blob, size_t len,
-                   void *opaque)
+static int collect(const char *key, const void *blob, size_t len, void *opaque)
 {
     struct items *it = opaque;
     size_t klen = strlen(key);
@@ -537,8 +540,8 @@ static spc_err_t checkpoint(struct spc_incident_stage *s, struct ipart *p)
     if (!spc_ckpt_connected(s->ckpt) &&
         (e = spc_ckpt_reconnect(s->ckpt, err, sizeof(err))))
         goto fail;
-    e = spc_ckpt_write(s->ckpt, s->scope, p->partition, p->token,
-                       p->anom_next, it.v, it.n, err, sizeof(err));
+    e = spc_ckpt_write(s->ckpt, s->scope, p->partition, p->token, p->anom_next,
+                       it.v, it.n, err, sizeof(err));
     if (e)
         goto fail;
     p->full_export = 0;
@@ -550,9 +553,9 @@ static spc_err_t checkpoint(struct spc_incident_stage *s, struct ipart *p)
             k[i].key = p->drops[i];
             k[i].key_len = strlen(p->drops[i]);
         }
-        if (k && spc_ckpt_delete_keys(s->ckpt, s->scope, p->partition,
-                                      p->token, -1, k, p->n_drops, err,
-                                      sizeof(err)) == SPC_OK)
+        if (k &&
+            spc_ckpt_delete_keys(s->ckpt, s->scope, p->partition, p->token, -1,
+                                 k, p->n_drops, err, sizeof(err)) == SPC_OK)
             drops_clear(p);
         free(k);
     }
@@ -671,9 +674,8 @@ static int releasable(const struct spc_incident_stage *s,
     int32_t m;
 
     for (m = 0; m < s->meas_parts; m++)
-        if (rs->wm[m] <= h->pos.o &&
-            (now - h->since_ms < s->hold_ms ||
-             now - s->tick_ms[m] < s->hold_ms))
+        if (rs->wm[m] <= h->pos.o && (now - h->since_ms < s->hold_ms ||
+                                      now - s->tick_ms[m] < s->hold_ms))
             return 0;
     return 1;
 }
@@ -838,12 +840,13 @@ static void send_rebaseline(struct spc_incident_stage *s,
         if (!spc_buf_ok(&s->ctl))
             return;
         for (part = 0; part < s->meas_parts; part++)
-            if (produce(s, s->cur, s->r->o.topics.measurements, part,
-                        globs[i], strlen(globs[i]), s->ctl.data, s->ctl.len,
+            if (produce(s, s->cur, s->r->o.topics.measurements, part, globs[i],
+                        strlen(globs[i]), s->ctl.data, s->ctl.len,
                         "spc-control", "rebaseline"))
                 return;
-        spc_log(SPC_LOG_INFO, "incident %.12s: re-baseline of %s requested "
-                              "by %s",
+        spc_log(SPC_LOG_INFO,
+                "incident %.12s: re-baseline of %s requested "
+                "by %s",
                 act->incident_id, globs[i], act->user ? act->user : "?");
     }
 }
@@ -888,8 +891,8 @@ static void on_action(struct spc_incident_stage *s, struct ipart *p,
 
 /* ---- assignment ---- */
 
-static int import_cb(const char *key, size_t klen, const void *blob,
-                     size_t len, void *opaque)
+static int import_cb(const char *key, size_t klen, const void *blob, size_t len,
+                     void *opaque)
 {
     struct ipart *p = opaque;
     char err[256], num[32];
@@ -971,16 +974,16 @@ static struct ipart *load_part(struct spc_incident_stage *s, int32_t partition)
             e = spc_ckpt_fence(s->ckpt, s->scope, partition, &p->token, err,
                                sizeof(err));
         if (!e)
-            e = spc_ckpt_load(s->ckpt, s->scope, partition, &off, import_cb,
-                              p, err, sizeof(err));
+            e = spc_ckpt_load(s->ckpt, s->scope, partition, &off, import_cb, p,
+                              err, sizeof(err));
         if (!e) {
             p->anom_next = p->anom_ckpt = off;
             p->last_ckpt_ms = spc_now_mono_ms();
             return p;
         }
         if (e != SPC_ERR_TRANSIENT) {
-            spc_log(SPC_LOG_ERROR, "incident: partition %d: %s",
-                    (int)partition, err);
+            spc_log(SPC_LOG_ERROR, "incident: partition %d: %s", (int)partition,
+                    err);
             spc_run_stop(s->r, 1);
             break;
         }
@@ -1217,9 +1220,9 @@ struct spc_incident_stage *spc_incident_start(struct spc_run *r)
     snprintf(s->scope, sizeof(s->scope), "%s:incident:%s", r->o.group,
              r->o.topics.anomalies);
     snprintf(group, sizeof(group), "%s-incident", r->o.group);
-    if (spc_incident_opts_from_json(json_object_get(r->cfg->sections,
-                                                    "incidents"),
-                                    &s->iopts, err, sizeof(err)) ||
+    if (spc_incident_opts_from_json(
+            json_object_get(r->cfg->sections, "incidents"), &s->iopts, err,
+            sizeof(err)) ||
         spc_llm_opts_from_json(json_object_get(r->cfg->sections, "llm"),
                                &s->lopts, err, sizeof(err)))
         goto fail;
@@ -1248,8 +1251,7 @@ struct spc_incident_stage *spc_incident_start(struct spc_run *r)
     na = spc_kafka_partition_count(s->producer, r->o.topics.anomalies, 10000);
     nact = spc_kafka_partition_count(s->producer, r->o.topics.actions, 10000);
     s->meas_parts =
-        spc_kafka_partition_count(s->producer, r->o.topics.measurements,
-                                  10000);
+        spc_kafka_partition_count(s->producer, r->o.topics.measurements, 10000);
     if (na <= 0 || nact <= 0 || s->meas_parts <= 0) {
         snprintf(err, sizeof(err), "no metadata for %s, %s or %s",
                  r->o.topics.anomalies, r->o.topics.actions,

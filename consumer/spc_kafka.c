@@ -131,8 +131,8 @@ static spc_err_t set_long(long *dst, const json_t *v, long lo, long hi,
         return oerr(errstr, n, "%s: expected an integer", path);
     x = json_integer_value(v);
     if (x < lo || x > hi)
-        return oerr(errstr, n, "%s: must be in [%ld, %ld] (got %lld)", path,
-                    lo, hi, (long long)x);
+        return oerr(errstr, n, "%s: must be in [%ld, %ld] (got %lld)", path, lo,
+                    hi, (long long)x);
     *dst = (long)x;
     return SPC_OK;
 }
@@ -206,8 +206,8 @@ static spc_err_t parse_run(struct spc_run_opts *o, const json_t *run,
         } else if (!strcmp(key, "checkpoint_interval_ms"))
             err = set_long(&o->checkpoint_ms, v, 100, 3600000, path, errstr, n);
         else if (!strcmp(key, "checkpoint_events"))
-            err = set_long(&o->checkpoint_events, v, 1, 100000000, path,
-                           errstr, n);
+            err = set_long(&o->checkpoint_events, v, 1, 100000000, path, errstr,
+                           n);
         else if (!strcmp(key, "stats_interval_ms"))
             err = set_long(&o->stats_ms, v, 0, 3600000, path, errstr, n);
         else if (!strcmp(key, "shutdown_timeout_ms"))
@@ -246,9 +246,8 @@ static spc_err_t parse_run(struct spc_run_opts *o, const json_t *run,
 static spc_err_t parse_topics(struct spc_run_opts *o, const json_t *t,
                               char *errstr, size_t n)
 {
-    static const char *const names[] = {"reports",   "measurements",
-                                        "anomalies", "incidents",
-                                        "actions",   "dlq"};
+    static const char *const names[] = {
+        "reports", "measurements", "anomalies", "incidents", "actions", "dlq"};
     char **dst[6];
     const char *key;
     json_t *v;
@@ -307,8 +306,9 @@ static spc_err_t parse_kafka(struct spc_run_opts *o, const json_t *k,
     json_t *v;
 
     if (!json_is_object(k))
-        return oerr(errstr, n, "kafka: expected an object of librdkafka "
-                               "properties");
+        return oerr(errstr, n,
+                    "kafka: expected an object of librdkafka "
+                    "properties");
     json_object_foreach((json_t *)k, key, v)
     {
         char num[64];
@@ -317,14 +317,14 @@ static spc_err_t parse_kafka(struct spc_run_opts *o, const json_t *k,
         if (json_is_string(v))
             s = json_string(json_string_value(v));
         else if (json_is_integer(v)) {
-            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+            snprintf(num, sizeof(num), "%lld",
+                     (long long)json_integer_value(v));
             s = json_string(num);
         } else if (json_is_boolean(v))
             s = json_string(json_is_true(v) ? "true" : "false");
         else
             return oerr(errstr, n,
-                        "kafka.%s: expected a string, integer or boolean",
-                        key);
+                        "kafka.%s: expected a string, integer or boolean", key);
         if (!s || json_object_set_new(o->kafka, key, s))
             return SPC_ERR_NOMEM;
     }
@@ -356,7 +356,8 @@ static spc_err_t apply_env(struct spc_run_opts *o)
             (size_t)(eq - name) >= sizeof(prop) || eq == name)
             continue;
         for (i = 0; name + i < eq; i++)
-            prop[i] = name[i] == '_' ? '.' : (char)tolower((unsigned char)name[i]);
+            prop[i] =
+                name[i] == '_' ? '.' : (char)tolower((unsigned char)name[i]);
         prop[i] = '\0';
         if (json_object_set_new(o->kafka, prop, json_string(eq + 1)))
             return SPC_ERR_NOMEM;
@@ -416,14 +417,12 @@ static int role_settings(const struct spc_run_opts *o, rd_kafka_conf_t *conf,
     if (role == SPC_ROLE_CONSUMER)
         return conf_set(conf, "group.id", group, errstr, n) ||
                conf_set(conf, "enable.auto.commit", "false", errstr, n) ||
-               conf_set(conf, "enable.auto.offset.store", "false", errstr,
-                        n) ||
+               conf_set(conf, "enable.auto.offset.store", "false", errstr, n) ||
                /* the outputs must never see an aborted NORMALIZE batch */
-               conf_set(conf, "isolation.level", "read_committed", errstr,
-                        n) ||
+               conf_set(conf, "isolation.level", "read_committed", errstr, n) ||
                /* eager: cooperative-sticky has rebalance bugs in 2.0.x */
-               conf_set(conf, "partition.assignment.strategy", "range",
-                        errstr, n) ||
+               conf_set(conf, "partition.assignment.strategy", "range", errstr,
+                        n) ||
                conf_default(o, conf, "auto.offset.reset", "earliest", errstr,
                             n) ||
                conf_default(o, conf, "session.timeout.ms", "10000", errstr,
@@ -444,8 +443,8 @@ static int role_settings(const struct spc_run_opts *o, rd_kafka_conf_t *conf,
         return -1;
     if (role == SPC_ROLE_TXN_PRODUCER)
         return conf_set(conf, "transactional.id", txn_id, errstr, n) ||
-               conf_default(o, conf, "transaction.timeout.ms", "60000",
-                            errstr, n);
+               conf_default(o, conf, "transaction.timeout.ms", "60000", errstr,
+                            n);
     return 0;
 }
 
@@ -529,12 +528,11 @@ spc_err_t spc_kafka_ensure_topics(rd_kafka_t *rk, const struct spc_run_opts *o,
     nt[n++] = new_topic(t->reports, t->other_partitions, t->replication, 0);
     nt[n++] = new_topic(t->measurements, t->measurements_partitions,
                         t->replication, 0);
-    nt[n++] = new_topic(t->anomalies, t->anomalies_partitions, t->replication,
-                        0);
+    nt[n++] =
+        new_topic(t->anomalies, t->anomalies_partitions, t->replication, 0);
     nt[n++] = new_topic(t->incidents, t->other_partitions, t->replication, 1);
     /* actions are keyed by test plan like the anomalies: co-partitioned */
-    nt[n++] = new_topic(t->actions, t->anomalies_partitions, t->replication,
-                        0);
+    nt[n++] = new_topic(t->actions, t->anomalies_partitions, t->replication, 0);
     nt[n++] = new_topic(t->dlq, 1, t->replication, 0);
     (void)stages;
     rd_kafka_CreateTopics(rk, nt, n, NULL, q);
@@ -556,8 +554,8 @@ spc_err_t spc_kafka_ensure_topics(rd_kafka_t *rk, const struct spc_run_opts *o,
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
 
         if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            err = spc_kafka_err_transient(e) ? SPC_ERR_TRANSIENT
-                                             : SPC_ERR_FATAL;
+            err =
+                spc_kafka_err_transient(e) ? SPC_ERR_TRANSIENT : SPC_ERR_FATAL;
             oerr(errstr, errstr_size, "topic %s: %s",
                  rd_kafka_topic_result_name(tr[i]),
                  rd_kafka_topic_result_error_string(tr[i]));
@@ -606,17 +604,17 @@ spc_err_t spc_kafka_dlq(rd_kafka_t *producer, const char *dlq_topic,
 
     snprintf(part, sizeof(part), "%d", (int)src->partition);
     snprintf(off, sizeof(off), "%lld", (long long)src->offset);
-    e = rd_kafka_producev(
-        producer, RD_KAFKA_V_TOPIC(dlq_topic),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(src->payload, src->len),
-        RD_KAFKA_V_KEY(src->key, src->key_len),
-        RD_KAFKA_V_HEADER("spc-stage", stage, -1),
-        RD_KAFKA_V_HEADER("spc-error", error, -1),
-        RD_KAFKA_V_HEADER("spc-source-topic", rd_kafka_topic_name(src->rkt),
-                          -1),
-        RD_KAFKA_V_HEADER("spc-source-partition", part, -1),
-        RD_KAFKA_V_HEADER("spc-source-offset", off, -1), RD_KAFKA_V_END);
+    e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(dlq_topic),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(src->payload, src->len),
+                          RD_KAFKA_V_KEY(src->key, src->key_len),
+                          RD_KAFKA_V_HEADER("spc-stage", stage, -1),
+                          RD_KAFKA_V_HEADER("spc-error", error, -1),
+                          RD_KAFKA_V_HEADER("spc-source-topic",
+                                            rd_kafka_topic_name(src->rkt), -1),
+                          RD_KAFKA_V_HEADER("spc-source-partition", part, -1),
+                          RD_KAFKA_V_HEADER("spc-source-offset", off, -1),
+                          RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return SPC_ERR_TRANSIENT;
     return e ? SPC_ERR_FATAL : SPC_OK;

@@ -40,15 +40,15 @@ struct spc_run_opts {
     long checkpoint_ms;
     long checkpoint_events;
     long stats_ms;
-    int metrics_port; /* 0: no Prometheus endpoint */
-    long shutdown_ms; /* bound on a clean stop */
+    int metrics_port;                    /* 0: no Prometheus endpoint */
+    long shutdown_ms;                    /* bound on a clean stop */
     enum spc_out_format format;          /* spc.anomalies (default Avro) */
     enum spc_out_format incident_format; /* spc.incidents (default JSON:
                                             read as is by the station hook
                                             and MES without a registry) */
     int create_topics;
     struct spc_topics topics;
-    json_t *kafka;    /* librdkafka properties (owned reference) */
+    json_t *kafka; /* librdkafka properties (owned reference) */
     char *registry_url, *registry_user, *registry_password;
 };
 
@@ -64,8 +64,8 @@ void spc_run_opts_fini(struct spc_run_opts *o);
 unsigned spc_stages_parse(const char *s);
 
 enum spc_client_role {
-    SPC_ROLE_CONSUMER,   /* group member, manual commits, read_committed */
-    SPC_ROLE_PRODUCER,   /* idempotent */
+    SPC_ROLE_CONSUMER,    /* group member, manual commits, read_committed */
+    SPC_ROLE_PRODUCER,    /* idempotent */
     SPC_ROLE_TXN_PRODUCER /* transactional (transactional.id given) */
 };
 

@@ -59,8 +59,8 @@ void spc_log(enum spc_log_level lvl, const char *fmt, ...)
     pthread_mutex_unlock(&lock);
 }
 
-void spc_log_limited(enum spc_log_level lvl, const char *kind,
-                     const char *fmt, ...)
+void spc_log_limited(enum spc_log_level lvl, const char *kind, const char *fmt,
+                     ...)
 {
     int64_t now = spc_now_mono_ms();
     char suffix[96] = "";
@@ -71,8 +71,8 @@ void spc_log_limited(enum spc_log_level lvl, const char *kind,
         return;
     pthread_mutex_lock(&lock);
     for (i = 0; i < KINDS; i++) {
-        if (kinds[i].kind[0] && !strncmp(kinds[i].kind, kind,
-                                          sizeof(kinds[i].kind) - 1)) {
+        if (kinds[i].kind[0] &&
+            !strncmp(kinds[i].kind, kind, sizeof(kinds[i].kind) - 1)) {
             slot = i;
             break;
         }

@@ -17,7 +17,7 @@ void spc_log_set_level(enum spc_log_level min);
 void spc_log(enum spc_log_level lvl, const char *fmt, ...) SPC_PRINTF(2, 3);
 /** Log under @p kind (copied; its first 63 bytes name it): first time,
  *  then once a minute. */
-void spc_log_limited(enum spc_log_level lvl, const char *kind,
-                     const char *fmt, ...) SPC_PRINTF(3, 4);
+void spc_log_limited(enum spc_log_level lvl, const char *kind, const char *fmt,
+                     ...) SPC_PRINTF(3, 4);
 
 #endif /* SPC_LOG_H */

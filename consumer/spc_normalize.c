@@ -45,12 +45,13 @@ struct spc_normalize {
     struct spc_wsjf_opts wopts;
     struct spc_batch batch;
     struct spc_buf key, val;
-    int32_t nparts;  /* partitions of spc.measurements */
+    int32_t nparts; /* partitions of spc.measurements */
     int in_txn;
     rd_kafka_topic_partition_list_t *offsets; /* next offsets of the batch */
 };
 
-static void txn_error(struct spc_normalize *s, const char *what, rd_kafka_error_t *e)
+static void txn_error(struct spc_normalize *s, const char *what,
+                      rd_kafka_error_t *e)
 {
     spc_log(rd_kafka_error_is_fatal(e) ? SPC_LOG_ERROR : SPC_LOG_WARN,
             "normalize: %s: %s", what, rd_kafka_error_string(e));
@@ -68,7 +69,8 @@ static void rewind_consumer(struct spc_normalize *s)
 
     if (e || !a)
         return;
-    if (rd_kafka_committed(s->consumer, a, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_committed(s->consumer, a, 10000) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (i = 0; i < a->cnt; i++)
             if (a->elems[i].offset < 0)
                 a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -112,8 +114,9 @@ static int send_ticks(struct spc_normalize *s)
     for (i = 0; i < s->offsets->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &s->offsets->elems[i];
 
-        snprintf(val, sizeof(val), "{\"control\":\"tick\",\"r\":%d,"
-                                   "\"next\":%lld}",
+        snprintf(val, sizeof(val),
+                 "{\"control\":\"tick\",\"r\":%d,"
+                 "\"next\":%lld}",
                  (int)tp->partition, (long long)tp->offset);
         for (part = 0; part < s->nparts; part++)
             if (!produce(s, s->r->o.topics.measurements, part, NULL, 0, val,
@@ -206,13 +209,11 @@ static int produce(struct spc_normalize *s, const char *topic, int32_t part,
     rd_kafka_resp_err_t e;
 
     for (;;) {
-        e = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(topic),
-                              RD_KAFKA_V_PARTITION(part),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(key, klen),
-                              RD_KAFKA_V_VALUE((void *)val, vlen),
-                              RD_KAFKA_V_HEADER(hname, hval, -1),
-                              RD_KAFKA_V_END);
+        e = rd_kafka_producev(
+            s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+            RD_KAFKA_V_VALUE((void *)val, vlen),
+            RD_KAFKA_V_HEADER(hname, hval, -1), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(s->producer, 50);
@@ -278,12 +279,10 @@ static int process(struct spc_normalize *s, const rd_kafka_message_t *m)
             break;
         }
         /* the event's place in the input: INCIDENT restores this order */
-        spc_pos_format(m->partition, m->offset, (uint32_t)i, pos,
-                       sizeof(pos));
-        ok = produce(s, mt,
-                     spc_kafka_partition(s->key.data, s->key.len, s->nparts),
-                     s->key.data, s->key.len, s->val.data, s->val.len,
-                     SPC_HDR_POS, pos);
+        spc_pos_format(m->partition, m->offset, (uint32_t)i, pos, sizeof(pos));
+        ok = produce(
+            s, mt, spc_kafka_partition(s->key.data, s->key.len, s->nparts),
+            s->key.data, s->key.len, s->val.data, s->val.len, SPC_HDR_POS, pos);
     }
     if (!ok)
         return -1;
@@ -361,10 +360,11 @@ static void *normalize_main(void *arg)
         rd_kafka_error_destroy(e);
         spc_run_sleep(s->r, 1000);
     }
-    spc_log(SPC_LOG_INFO, "normalize: %s -> %s (%d partitions), "
-                          "transactional.id %s-normalize-%s",
-            s->r->o.topics.reports, s->r->o.topics.measurements,
-            (int)s->nparts, s->r->o.group, s->r->o.instance);
+    spc_log(SPC_LOG_INFO,
+            "normalize: %s -> %s (%d partitions), "
+            "transactional.id %s-normalize-%s",
+            s->r->o.topics.reports, s->r->o.topics.measurements, (int)s->nparts,
+            s->r->o.group, s->r->o.instance);
     while (spc_running(s->r))
         run_batch(s);
     commit_txn(s);
@@ -424,8 +424,8 @@ struct spc_normalize *spc_normalize_start(struct spc_run *r)
                                    NULL, err, sizeof(err));
     if (!s->producer)
         goto fail;
-    s->nparts = spc_kafka_partition_count(s->producer, r->o.topics.measurements,
-                                          10000);
+    s->nparts =
+        spc_kafka_partition_count(s->producer, r->o.topics.measurements, 10000);
     if (s->nparts <= 0) {
         snprintf(err, sizeof(err), "topic %s: no metadata (does it exist?)",
                  r->o.topics.measurements);

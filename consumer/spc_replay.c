@@ -206,13 +206,13 @@ static void feed_incidents(struct replay *r)
         return;
     qsort(r->pend, r->n_pend, sizeof(*r->pend), pend_cmp);
     for (i = 0; i < r->n_pend && spc_buf_ok(&r->pbuf); i++) {
-        json_t *root = json_loadb(r->pbuf.data + r->pend[i].off,
-                                  r->pend[i].len, 0, NULL);
+        json_t *root =
+            json_loadb(r->pbuf.data + r->pend[i].off, r->pend[i].len, 0, NULL);
         struct spc_anomaly a;
 
         if (!root ||
-            spc_anomaly_from_json(root, &r->cfg->dims, &a, err,
-                                  sizeof(err)) != SPC_OK ||
+            spc_anomaly_from_json(root, &r->cfg->dims, &a, err, sizeof(err)) !=
+                SPC_OK ||
             spc_incidents_add(r->inc, &a) != SPC_OK)
             r->write_failed = 1; /* out of memory: reported as a failure */
         json_decref(root);
@@ -324,8 +324,8 @@ static int setup(struct replay *r)
 static int process_wsjf(struct replay *r, const char *line, size_t len,
                         char *err, size_t errsz)
 {
-    spc_err_t e = spc_wsjf_flatten_buf(line, len, &r->wopts, &r->batch, err,
-                                       errsz);
+    spc_err_t e =
+        spc_wsjf_flatten_buf(line, len, &r->wopts, &r->batch, err, errsz);
 
     if (e == SPC_ERR_NOMEM)
         return -1;
@@ -394,10 +394,9 @@ static int run_loop(struct replay *r, double t0)
         if (n == 0)
             continue;
         err[0] = '\0';
-        res = r->fmt == FMT_WSJF ? process_wsjf(r, line, (size_t)n, err,
-                                                sizeof(err))
-                                 : process_event(r, line, (size_t)n, err,
-                                                 sizeof(err));
+        res = r->fmt == FMT_WSJF
+                  ? process_wsjf(r, line, (size_t)n, err, sizeof(err))
+                  : process_event(r, line, (size_t)n, err, sizeof(err));
         if (res < 0) {
             fprintf(stderr, "spcstream replay: line %lu: out of memory\n",
                     r->lines);
@@ -439,9 +438,9 @@ static void summary(struct replay *r, double secs)
             "%llu measurements (%llu invalid values, %lu loop summaries and "
             "%lu skipped steps not charted), %llu step keys\n",
             r->fmt == FMT_WSJF ? r->reports : r->lines - r->malformed,
-            r->fmt == FMT_WSJF ? "reports" : "events", r->malformed,
-            r->repairs, r->measurements, r->invalid_values, r->loop_summaries,
-            r->skipped, (unsigned long long)st.keys);
+            r->fmt == FMT_WSJF ? "reports" : "events", r->malformed, r->repairs,
+            r->measurements, r->invalid_values, r->loop_summaries, r->skipped,
+            (unsigned long long)st.keys);
     fprintf(stderr, "spcstream replay: %llu anomalies",
             (unsigned long long)st.anomalies_total);
     for (d = 0; d < SPC_DET__COUNT; d++) {
@@ -508,8 +507,7 @@ int spc_cmd_replay(int argc, char **argv)
             print_briefs(&r);
     }
     if (fflush(r.out) != 0 || r.write_failed) {
-        fprintf(stderr, "spcstream replay: write error: %s\n",
-                strerror(errno));
+        fprintf(stderr, "spcstream replay: write error: %s\n", strerror(errno));
         rc = SPC_EXIT_RUNTIME;
     }
     if (!r.quiet)

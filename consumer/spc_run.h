@@ -16,14 +16,14 @@
 #include <stdatomic.h>
 
 struct spc_metrics {
-    atomic_ulong reports;          /* WSJF reports normalized */
-    atomic_ulong repairs;          /* repair reports skipped */
-    atomic_ulong events_out;       /* measurement events produced */
-    atomic_ulong events_in;        /* measurement events processed */
-    atomic_ulong anomalies;        /* anomalies produced */
-    atomic_ulong incidents;        /* incident revisions produced */
-    atomic_ulong dlq;              /* messages sent to the DLQ */
-    atomic_ulong checkpoints;      /* successful checkpoint writes */
+    atomic_ulong reports;     /* WSJF reports normalized */
+    atomic_ulong repairs;     /* repair reports skipped */
+    atomic_ulong events_out;  /* measurement events produced */
+    atomic_ulong events_in;   /* measurement events processed */
+    atomic_ulong anomalies;   /* anomalies produced */
+    atomic_ulong incidents;   /* incident revisions produced */
+    atomic_ulong dlq;         /* messages sent to the DLQ */
+    atomic_ulong checkpoints; /* successful checkpoint writes */
     atomic_ulong checkpoint_errors;
     atomic_ulong txn_commits, txn_aborts;
     atomic_long last_checkpoint_ms; /* monotonic time of the last one */

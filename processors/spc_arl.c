@@ -109,8 +109,7 @@ static double cusum_one_sided(double k, double h, double delta, double head,
     return res;
 }
 
-double spc_arl_cusum(double k, double h, double delta, double head,
-                     int states)
+double spc_arl_cusum(double k, double h, double delta, double head, int states)
 {
     double up = cusum_one_sided(k, h, delta, head, states);
     double down = cusum_one_sided(k, h, -delta, head, states);

@@ -25,8 +25,7 @@ double spc_arl_shewhart(double L, double delta);
  * One-sided ARLs from a Brook & Evans (1972) Markov chain with @p states
  * states; combined by 1/ARL = 1/ARL+ + 1/ARL- (Lucas & Crosier 1982).
  */
-double spc_arl_cusum(double k, double h, double delta, double head,
-                     int states);
+double spc_arl_cusum(double k, double h, double delta, double head, int states);
 
 /**
  * @brief ARL of the two-sided EWMA chart with asymptotic limits

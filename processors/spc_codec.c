@@ -333,8 +333,8 @@ static void export_one(struct spc_key *k, void *opaque)
     spc_buf_printf(&x->id, "%s\x1f%s\x1f%s", spc_engine_str(e, k->plan),
                    spc_engine_str(e, k->step), spc_engine_str(e, k->meas));
     x->err = spc_buf_ok(&x->id) ? encode_key(e, k, &x->blob) : SPC_ERR_NOMEM;
-    if (!x->err && x->cb(x->id.data, x->id.len, x->blob.data, x->blob.len,
-                         x->opaque))
+    if (!x->err &&
+        x->cb(x->id.data, x->id.len, x->blob.data, x->blob.len, x->opaque))
         x->err = SPC_ERR_IO;
 }
 
@@ -402,8 +402,7 @@ static char *rd_strdup(struct spc_rd *r, int *null)
 }
 
 /* Intern a (possibly absent) string from the blob. */
-static spc_err_t rd_intern(struct spc_engine *e, struct spc_rd *r,
-                           uint32_t *id)
+static spc_err_t rd_intern(struct spc_engine *e, struct spc_rd *r, uint32_t *id)
 {
     uint32_t n;
     const char *s = spc_rd_str(r, &n);
@@ -532,8 +531,8 @@ static spc_err_t decode(struct spc_engine *e, const void *blob, size_t len,
         return SPC_ERR_PARSE;
     }
     if (version != SPC_CODEC_VERSION) {
-        spc_errstr_set(errstr, n, "state blob version %u, expected %u",
-                       version, SPC_CODEC_VERSION);
+        spc_errstr_set(errstr, n, "state blob version %u, expected %u", version,
+                       SPC_CODEC_VERSION);
         return SPC_ERR_PARSE;
     }
     d->plan = rd_strdup(&r, &null);

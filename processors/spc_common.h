@@ -16,15 +16,15 @@
 /** Result of every fallible function; SPC_OK is zero. */
 typedef enum spc_err {
     SPC_OK = 0,
-    SPC_ERR_NOMEM,       /**< allocation failed */
-    SPC_ERR_INVALID,     /**< invalid argument or input (poison) */
-    SPC_ERR_PARSE,       /**< malformed JSON / encoding */
-    SPC_ERR_IO,          /**< file or socket error */
-    SPC_ERR_NOTFOUND,    /**< looked-up item does not exist */
-    SPC_ERR_RANGE,       /**< value out of the allowed range */
-    SPC_ERR_TRANSIENT,   /**< retry later (broker/Redis unavailable) */
-    SPC_ERR_FENCED,      /**< another owner took over (checkpoint fencing) */
-    SPC_ERR_FATAL,       /**< unrecoverable; drain and exit non-zero */
+    SPC_ERR_NOMEM,     /**< allocation failed */
+    SPC_ERR_INVALID,   /**< invalid argument or input (poison) */
+    SPC_ERR_PARSE,     /**< malformed JSON / encoding */
+    SPC_ERR_IO,        /**< file or socket error */
+    SPC_ERR_NOTFOUND,  /**< looked-up item does not exist */
+    SPC_ERR_RANGE,     /**< value out of the allowed range */
+    SPC_ERR_TRANSIENT, /**< retry later (broker/Redis unavailable) */
+    SPC_ERR_FENCED,    /**< another owner took over (checkpoint fencing) */
+    SPC_ERR_FATAL,     /**< unrecoverable; drain and exit non-zero */
     SPC_ERR__COUNT
 } spc_err_t;
 

@@ -48,11 +48,11 @@ void spc_param_cache_destroy(struct spc_param_cache *c)
 }
 
 static const char *const det_names[SPC_DET__COUNT] = {
-    [SPC_DET_SHEWHART] = "shewhart",     [SPC_DET_ROBUST_Z] = "robust_z",
-    [SPC_DET_EWMA] = "ewma",             [SPC_DET_CUSUM] = "cusum",
-    [SPC_DET_TREND] = "trend",           [SPC_DET_VARIANCE] = "variance",
-    [SPC_DET_YIELD] = "yield",           [SPC_DET_NEAR_LIMIT] = "near_limit",
-    [SPC_DET_SUBGROUP] = "subgroup",     [SPC_DET_RUNS] = "runs",
+    [SPC_DET_SHEWHART] = "shewhart", [SPC_DET_ROBUST_Z] = "robust_z",
+    [SPC_DET_EWMA] = "ewma",         [SPC_DET_CUSUM] = "cusum",
+    [SPC_DET_TREND] = "trend",       [SPC_DET_VARIANCE] = "variance",
+    [SPC_DET_YIELD] = "yield",       [SPC_DET_NEAR_LIMIT] = "near_limit",
+    [SPC_DET_SUBGROUP] = "subgroup", [SPC_DET_RUNS] = "runs",
     [SPC_DET_FLATLINE] = "flatline",
 };
 
@@ -71,7 +71,15 @@ int spc_det_find(const char *name)
     return -1;
 }
 
-enum ptype { PT_F64, PT_U32, PT_BOOL, PT_LIMITS, PT_RULES, PT_SGTESTS, PT_DIMS };
+enum ptype {
+    PT_F64,
+    PT_U32,
+    PT_BOOL,
+    PT_LIMITS,
+    PT_RULES,
+    PT_SGTESTS,
+    PT_DIMS
+};
 
 /* One tunable: detector (-1 = baseline section), JSON name, type, field
  * offset and the allowed range (lo/hi, open or closed). */
@@ -85,7 +93,9 @@ struct pdesc {
 };
 
 #define P(d, n, t, f, lo, hi, lop, hop)                                        \
-    {d, n, t, offsetof(struct spc_params, f), lo, hi, lop, hop}
+    {                                                                          \
+        d, n, t, offsetof(struct spc_params, f), lo, hi, lop, hop              \
+    }
 #define BASE (-1)
 
 static const struct pdesc pdescs[] = {
@@ -115,8 +125,7 @@ static const struct pdesc pdescs[] = {
     P(SPC_DET_YIELD, "min_drop_abs", PT_F64, yield_min_drop_abs, 0, 1, 0, 0),
     P(SPC_DET_YIELD, "min_drop_rel", PT_F64, yield_min_drop_rel, 0, 1, 0, 0),
     P(SPC_DET_YIELD, "alpha", PT_F64, yield_alpha, 0, 0.5, 1, 0),
-    P(SPC_DET_YIELD, "min_baseline", PT_U32, yield_min_baseline, 10, 1e9, 0,
-      0),
+    P(SPC_DET_YIELD, "min_baseline", PT_U32, yield_min_baseline, 10, 1e9, 0, 0),
     P(SPC_DET_YIELD, "baseline_max", PT_U32, yield_base_max, 10, 1e9, 0, 0),
     P(SPC_DET_NEAR_LIMIT, "window", PT_U32, nl_window, 8, 16384, 0, 0),
     P(SPC_DET_NEAR_LIMIT, "fraction", PT_F64, nl_fraction, 0, 0.5, 1, 0),
@@ -132,12 +141,12 @@ static const struct pdesc pdescs[] = {
     P(SPC_DET_RUNS, "run_length", PT_U32, runs_run_length, 7, 15, 0, 0),
     P(SPC_DET_FLATLINE, "min_run", PT_U32, flat_min_run, 2, 1e6, 0, 0),
     P(SPC_DET_FLATLINE, "alpha", PT_F64, flat_alpha, 0, 0.5, 1, 0),
-    P(SPC_DET_FLATLINE, "invalid_window", PT_U32, flat_invalid_window, 8, 64,
+    P(SPC_DET_FLATLINE, "invalid_window", PT_U32, flat_invalid_window, 8, 64, 0,
+      0),
+    P(SPC_DET_FLATLINE, "invalid_alpha", PT_F64, flat_invalid_alpha, 0, 0.5, 1,
+      0),
+    P(SPC_DET_FLATLINE, "invalid_min_rate", PT_F64, flat_invalid_min_rate, 0, 1,
       0, 0),
-    P(SPC_DET_FLATLINE, "invalid_alpha", PT_F64, flat_invalid_alpha, 0, 0.5,
-      1, 0),
-    P(SPC_DET_FLATLINE, "invalid_min_rate", PT_F64, flat_invalid_min_rate, 0,
-      1, 0, 0),
 };
 
 /* Wilson-Hilferty approximation of the chi-square quantile. */
@@ -522,8 +531,8 @@ static spc_err_t check_params(const struct spc_params *p, uint32_t buffer,
     size_t i;
 
     for (i = 0; i < SPC_ARRAY_SIZE(windows); i++) {
-        uint32_t w = *(const uint32_t *)(const void *)((const char *)p +
-                                                       windows[i].off);
+        uint32_t w =
+            *(const uint32_t *)(const void *)((const char *)p + windows[i].off);
 
         if (p->enabled[windows[i].det] && w >= buffer)
             return perr(errstr, size, path, windows[i].name,
@@ -621,8 +630,8 @@ static spc_err_t parse_budget(struct spc_config *cfg, const json_t *o,
     return SPC_OK;
 }
 
-static spc_err_t parse_rule(struct spc_config *cfg, size_t idx,
-                            const json_t *o, char *errstr, size_t size)
+static spc_err_t parse_rule(struct spc_config *cfg, size_t idx, const json_t *o,
+                            char *errstr, size_t size)
 {
     struct spc_step_rule *r = &cfg->rules[idx];
     struct spc_params scratch = cfg->defaults;
@@ -661,8 +670,7 @@ static spc_err_t parse_rule(struct spc_config *cfg, size_t idx,
         char sub[80];
 
         snprintf(sub, sizeof(sub), "%s.detectors", path);
-        if ((err = apply_detectors(&scratch, v, &cfg->dims, sub, errstr,
-                                   size)))
+        if ((err = apply_detectors(&scratch, v, &cfg->dims, sub, errstr, size)))
             return err;
         r->detectors = json_incref(v);
     }
@@ -830,8 +838,8 @@ static spc_err_t parse_root(struct spc_config *cfg, const json_t *root,
         (err = apply_detectors(&cfg->defaults, v, &cfg->dims, "detectors",
                                errstr, size)))
         return err;
-    if ((err = check_params(&cfg->defaults, cfg->buffer_size, "", errstr,
-                            size)))
+    if ((err =
+             check_params(&cfg->defaults, cfg->buffer_size, "", errstr, size)))
         return err;
     spc_params_derive(&cfg->defaults);
     if ((v = json_object_get(root, "steps")) &&
@@ -861,9 +869,8 @@ struct spc_config *spc_config_parse(const json_t *root,
     return cfg;
 }
 
-struct spc_config *spc_config_load(const char *path,
-                                   const char *const *foreign, char *errstr,
-                                   size_t errstr_size)
+struct spc_config *spc_config_load(const char *path, const char *const *foreign,
+                                   char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
@@ -879,8 +886,7 @@ struct spc_config *spc_config_load(const char *path,
     return cfg;
 }
 
-const json_t *spc_config_section(const struct spc_config *cfg,
-                                 const char *name)
+const json_t *spc_config_section(const struct spc_config *cfg, const char *name)
 {
     return json_object_get(cfg->sections, name);
 }
@@ -922,9 +928,9 @@ static struct spc_resolved *find_resolved(struct spc_param_cache *c,
     return NULL;
 }
 
-static spc_err_t build_params(const struct spc_config *cfg, const uint32_t *rules,
-                              size_t n, struct spc_params *p, char *errstr,
-                              size_t size)
+static spc_err_t build_params(const struct spc_config *cfg,
+                              const uint32_t *rules, size_t n,
+                              struct spc_params *p, char *errstr, size_t size)
 {
     size_t i;
     spc_err_t err;
@@ -981,8 +987,8 @@ static struct spc_resolved *add_resolved(const struct spc_config *cfg,
 
 const struct spc_params *spc_config_resolve(const struct spc_config *cfg,
                                             struct spc_param_cache *cache,
-                                            const char *key_path,
-                                            char *errstr, size_t errstr_size)
+                                            const char *key_path, char *errstr,
+                                            size_t errstr_size)
 {
     uint32_t stack[64], *rules = stack;
     size_t i, n = 0;
@@ -1069,8 +1075,8 @@ void spc_config_dump_defaults(const struct spc_config *cfg, struct spc_buf *b)
     size_t i;
     int d, first;
 
-    spc_buf_printf(b, "{\"buffer_size\":%u,\"test_plan_format\":",
-                   cfg->buffer_size);
+    spc_buf_printf(
+        b, "{\"buffer_size\":%u,\"test_plan_format\":", cfg->buffer_size);
     spc_json_str(b, cfg->plan_format);
     spc_buf_puts(b, ",\"baseline\":{");
     for (i = 0, first = 1; i < SPC_ARRAY_SIZE(pdescs); i++) {

@@ -46,11 +46,11 @@ int spc_det_find(const char *name);
 struct spc_params {
     uint8_t enabled[SPC_DET__COUNT];
     /* baseline */
-    uint32_t warmup;        /* valid samples before estimated limits */
-    uint32_t base_max;      /* accepted samples after which it freezes */
-    uint32_t accept_delay;  /* events a sample waits before acceptance */
-    uint8_t widen;          /* widen limits for estimation error */
-    uint8_t known;          /* Phase II: mean/sigma given */
+    uint32_t warmup;       /* valid samples before estimated limits */
+    uint32_t base_max;     /* accepted samples after which it freezes */
+    uint32_t accept_delay; /* events a sample waits before acceptance */
+    uint8_t widen;         /* widen limits for estimation error */
+    uint8_t known;         /* Phase II: mean/sigma given */
     double known_mean, known_sigma;
     /* shewhart */
     double shewhart_L;
@@ -90,7 +90,7 @@ struct spc_params {
     double d_trend_zc;         /* two-sided normal critical value */
     double d_var_hi, d_var_lo; /* MSSD ratio limits for a full window */
     double d_flat_log_alpha;
-    double d_sg_zc[65];        /* two-sided critical z for G = 1..64 tests */
+    double d_sg_zc[65]; /* two-sided critical z for G = 1..64 tests */
 };
 
 /** Compute the d_* fields of @p p from its parameters. */
@@ -98,7 +98,7 @@ void spc_params_derive(struct spc_params *p);
 
 /** One steps[] entry. */
 struct spc_step_rule {
-    char *match; /* glob over "test_plan/test_step/measurement" */
+    char *match;       /* glob over "test_plan/test_step/measurement" */
     json_t *detectors; /* overrides (owned reference), may be NULL */
     json_t *baseline;  /* owned reference, may be NULL */
 };
@@ -147,9 +147,8 @@ struct spc_config *spc_config_parse(const json_t *root,
                                     size_t errstr_size);
 
 /** Load and parse a file ("-" is not allowed). */
-struct spc_config *spc_config_load(const char *path,
-                                   const char *const *foreign, char *errstr,
-                                   size_t errstr_size);
+struct spc_config *spc_config_load(const char *path, const char *const *foreign,
+                                   char *errstr, size_t errstr_size);
 
 void spc_config_destroy(struct spc_config *cfg);
 
@@ -168,8 +167,8 @@ const json_t *spc_config_section(const struct spc_config *cfg,
  */
 const struct spc_params *spc_config_resolve(const struct spc_config *cfg,
                                             struct spc_param_cache *cache,
-                                            const char *key_path,
-                                            char *errstr, size_t errstr_size);
+                                            const char *key_path, char *errstr,
+                                            size_t errstr_size);
 
 /** Glob match: '*' any run of characters ('/' included), '?' one. */
 int spc_glob_match(const char *pattern, const char *s);
@@ -179,7 +178,6 @@ void spc_config_wsjf_opts(const struct spc_config *cfg,
                           struct spc_wsjf_opts *out);
 
 /** Write the effective defaults as JSON (for `spcstream config --dump`). */
-void spc_config_dump_defaults(const struct spc_config *cfg,
-                              struct spc_buf *b);
+void spc_config_dump_defaults(const struct spc_config *cfg, struct spc_buf *b);
 
 #endif /* SPC_CONFIG_H */

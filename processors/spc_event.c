@@ -17,7 +17,7 @@
 #include <string.h>
 
 static const char *const builtin_dims[SPC_DIM__BUILTIN] = {
-    "station", "fixture", "operator", "socket",
+    "station", "fixture", "operator",   "socket",
     "hw_rev",  "sw_file", "sw_version", "fw",
 };
 
@@ -91,10 +91,14 @@ enum spc_compop spc_compop_parse(const char *s)
 {
     static const enum spc_compop four[2][2][2][2] = {
         /* [G/L][T/E][G/L][T/E] */
-        {{{SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}, {SPC_COMPOP_GTLT, SPC_COMPOP_GTLE}},
-         {{SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}, {SPC_COMPOP_GELT, SPC_COMPOP_GELE}}},
-        {{{SPC_COMPOP_LTGT, SPC_COMPOP_LTGE}, {SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}},
-         {{SPC_COMPOP_LEGT, SPC_COMPOP_LEGE}, {SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}}},
+        {{{SPC_COMPOP_OTHER, SPC_COMPOP_OTHER},
+          {SPC_COMPOP_GTLT, SPC_COMPOP_GTLE}},
+         {{SPC_COMPOP_OTHER, SPC_COMPOP_OTHER},
+          {SPC_COMPOP_GELT, SPC_COMPOP_GELE}}},
+        {{{SPC_COMPOP_LTGT, SPC_COMPOP_LTGE},
+          {SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}},
+         {{SPC_COMPOP_LEGT, SPC_COMPOP_LEGE},
+          {SPC_COMPOP_OTHER, SPC_COMPOP_OTHER}}},
     };
     size_t n;
     int a, b, c, d;
@@ -206,8 +210,7 @@ static int digits(const char *s, int n, int *out)
 
 static int days_in_month(int y, int m)
 {
-    static const int dm[12] = {31, 28, 31, 30, 31, 30,
-                               31, 31, 30, 31, 30, 31};
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
     return m == 2 && leap ? 29 : dm[m - 1];
@@ -421,8 +424,7 @@ static spc_err_t parse_pass_status(const json_t *obj, struct spc_event *ev,
         }
         ev->passed = json_is_true(p);
     } else {
-        ev->passed = ev->status ? (ev->status == 'P' || ev->status == 'D')
-                                : 1;
+        ev->passed = ev->status ? (ev->status == 'P' || ev->status == 'D') : 1;
     }
     return SPC_OK;
 }
@@ -452,10 +454,9 @@ spc_err_t spc_event_from_json(const json_t *obj, const struct spc_dims *dims,
                        errstr_size)) ||
         (err = get_str(obj, "timestamp", 1, &ts, errstr, errstr_size)) ||
         (err = get_str(obj, "unit", 0, &ev->unit, errstr, errstr_size)) ||
-        (err = get_str(obj, "comp_op", 0, &ev->comp_op, errstr,
-                       errstr_size)) ||
-        (err = get_limit(obj, "low_limit", &ev->low_limit, &ev->has_low,
-                         errstr, errstr_size)) ||
+        (err = get_str(obj, "comp_op", 0, &ev->comp_op, errstr, errstr_size)) ||
+        (err = get_limit(obj, "low_limit", &ev->low_limit, &ev->has_low, errstr,
+                         errstr_size)) ||
         (err = get_limit(obj, "high_limit", &ev->high_limit, &ev->has_high,
                          errstr, errstr_size)) ||
         (err = parse_kind(obj, ev, errstr, errstr_size)) ||

@@ -109,7 +109,7 @@ struct spc_event {
     uint8_t value_valid;
     uint8_t passed;
     uint8_t has_low, has_high;
-    char status; /* WATS status letter, or 0 */
+    char status;                    /* WATS status letter, or 0 */
     const char *meta[SPC_META_MAX]; /* by dimension index; NULL = absent */
 };
 

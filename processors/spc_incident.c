@@ -26,9 +26,9 @@
 struct entry {
     struct spc_incident inc;
     int64_t last_emit_ms;
-    int pending; /* changes not yet emitted */
-    int dirty;   /* changed since the last export */
-    uint64_t order; /* creation order: deterministic iteration */
+    int pending;           /* changes not yet emitted */
+    int dirty;             /* changed since the last export */
+    uint64_t order;        /* creation order: deterministic iteration */
     char open_station[64]; /* station of the anomaly that opened it (the
                               per-station rate limit) */
 };
@@ -46,8 +46,7 @@ struct spc_incidents {
     void *drop_opaque;
 };
 
-static const char *const state_names[] = {"open", "acknowledged",
-                                          "resolved"};
+static const char *const state_names[] = {"open", "acknowledged", "resolved"};
 
 const char *spc_inc_state_name(enum spc_inc_state s)
 {
@@ -60,8 +59,8 @@ spc_err_t spc_incident_opts_from_json(const json_t *sec,
                                       struct spc_incident_opts *out,
                                       char *errstr, size_t errstr_size)
 {
-    struct spc_incident_opts o = {60 * 60000LL, 10 * 60000LL, 10,
-                                  24 * 3600000LL, 0, 10000};
+    struct spc_incident_opts o = {
+        60 * 60000LL, 10 * 60000LL, 10, 24 * 3600000LL, 0, 10000};
     const char *key;
     json_t *v;
 
@@ -204,8 +203,7 @@ void spc_incidents_set_drop(struct spc_incidents *t, spc_incident_drop_cb *cb,
     t->drop_opaque = opaque;
 }
 
-void spc_incidents_brief_all(const struct spc_incidents *t,
-                             struct spc_buf *b)
+void spc_incidents_brief_all(const struct spc_incidents *t, struct spc_buf *b)
 {
     size_t i;
 
@@ -300,8 +298,7 @@ static int family(const char *dim)
 {
     static const char *const where[] = {"station", "fixture", "socket",
                                         "operator"};
-    static const char *const what[] = {"fw", "sw_version", "sw_file",
-                                       "hw_rev"};
+    static const char *const what[] = {"fw", "sw_version", "sw_file", "hw_rev"};
     size_t i;
 
     for (i = 0; i < SPC_ARRAY_SIZE(where); i++)
@@ -457,8 +454,7 @@ static void step_update(struct spc_inc_step *s, const struct spc_anomaly *a)
 }
 
 /* Breakdown of the anomaly's context: replace this step's rows. */
-static int breakdown_update(struct spc_incident *c,
-                            const struct spc_anomaly *a)
+static int breakdown_update(struct spc_incident *c, const struct spc_anomaly *a)
 {
     const struct spc_anomaly_ctx *x = &a->ctx;
     unsigned i, j;
@@ -864,14 +860,12 @@ static int sample_copy(struct spc_incident *c, const struct spc_inc_sample *s)
     *d = *s;
     d->test_step = d->uut_id = d->station = d->fixture = d->fw = d->op = NULL;
     return set_str(&d->test_step, s->test_step) &&
-           set_str(&d->uut_id, s->uut_id) &&
-           set_str(&d->station, s->station) &&
+           set_str(&d->uut_id, s->uut_id) && set_str(&d->station, s->station) &&
            set_str(&d->fixture, s->fixture) && set_str(&d->fw, s->fw) &&
            set_str(&d->op, s->op);
 }
 
-static int anomaly_copy(struct spc_incident *c,
-                        const struct spc_inc_anomaly *a)
+static int anomaly_copy(struct spc_incident *c, const struct spc_inc_anomaly *a)
 {
     struct spc_inc_anomaly *d;
 
@@ -888,8 +882,7 @@ static int anomaly_copy(struct spc_incident *c,
 /* @p src turned out to be part of @p dst's problem: @p dst takes its
  * steps, samples, anomalies and counts; @p src is resolved as merged and
  * never reopens.  @returns 0 on OOM. */
-static int absorb(struct spc_incidents *t, struct entry *dst,
-                  struct entry *src)
+static int absorb(struct spc_incidents *t, struct entry *dst, struct entry *src)
 {
     struct spc_incident *d = &dst->inc, *s = &src->inc;
     unsigned i;
@@ -1082,8 +1075,8 @@ spc_err_t spc_incidents_action(struct spc_incidents *t,
                  act->kind == SPC_ACT_REBASELINE && act->note ? ": " : "",
                  act->note ? act->note : "");
         if (act->user && strlen(note) < sizeof(note) - 100)
-            snprintf(note + strlen(note), sizeof(note) - strlen(note),
-                     " (%s)", act->user);
+            snprintf(note + strlen(note), sizeof(note) - strlen(note), " (%s)",
+                     act->user);
         if (c->n_notes == SPC_INC_MAX_NOTES) {
             free(c->notes[0]);
             memmove(&c->notes[0], &c->notes[1],
@@ -1108,8 +1101,7 @@ spc_err_t spc_incidents_action(struct spc_incidents *t,
 spc_err_t spc_action_from_json(const json_t *obj, struct spc_action *out,
                                char *errstr, size_t errstr_size)
 {
-    static const char *const kinds[] = {"ack", "resolve", "note",
-                                        "rebaseline"};
+    static const char *const kinds[] = {"ack", "resolve", "note", "rebaseline"};
     const char *k = json_string_value(json_object_get(obj, "action"));
     const char *ts = json_string_value(json_object_get(obj, "timestamp"));
     size_t i;
@@ -1261,13 +1253,14 @@ static int steps_from(const json_t *arr, struct spc_incident *c)
             return 0;
         json_array_foreach(json_object_get(x, "detectors"), j, d)
         {
-            int det = spc_det_find(json_string_value(d) ? json_string_value(d)
-                                                        : "");
+            int det =
+                spc_det_find(json_string_value(d) ? json_string_value(d) : "");
 
             if (det >= 0)
                 s->detectors |= 1u << det;
         }
-        s->anomalies = (uint32_t)json_integer_value(json_object_get(x, "anomalies"));
+        s->anomalies =
+            (uint32_t)json_integer_value(json_object_get(x, "anomalies"));
         s->baseline_mean = jn(json_object_get(x, "baseline"), "mean");
         s->baseline_sigma = jn(json_object_get(x, "baseline"), "sigma");
         s->baseline_yield = jn(json_object_get(x, "baseline"), "yield");
@@ -1381,8 +1374,7 @@ static int incident_from(const json_t *o, struct spc_incident *c)
         !set_str(&c->scope_value, js(scope, "value")) ||
         !set_str(&c->station, js(o, "station")) ||
         !set_str(&c->fixture, js(o, "fixture")) ||
-        !set_str(&c->fw, js(o, "fw")) ||
-        !set_str(&c->title, js(o, "title")) ||
+        !set_str(&c->fw, js(o, "fw")) || !set_str(&c->title, js(o, "title")) ||
         !set_str(&c->summary, js(o, "summary")) ||
         !set_str(&c->acked_by, js(o, "acknowledged_by")) ||
         !set_str(&c->resolved_by, js(o, "resolved_by")) ||

@@ -105,19 +105,19 @@ struct spc_incident {
     uint32_t revision; /* 1, 2, ... : a new one whenever it changes */
     enum spc_inc_state state;
     enum spc_severity severity;
-    char *pattern;   /* "fixture", "station", "firmware", "fleet-shift",
+    char *pattern; /* "fixture", "station", "firmware", "fleet-shift",
                         "fleet-drift", "variance", "stuck", "near-limit",
                         "yield", "outlier", "data-quality", ... */
     char *test_plan;
-    char *scope_dim;   /* "fixture", "station", "fw", ..., or "fleet" */
-    char *scope_value; /* "FX-2B", ..., or "*" */
+    char *scope_dim;         /* "fixture", "station", "fw", ..., or "fleet" */
+    char *scope_value;       /* "FX-2B", ..., or "*" */
     uint8_t scope_evidenced; /* named by a subgroup test; else where the
                                 anomalies were seen (station) or pooled */
-    char *station;     /* where it is, when known (else NULL) */
+    char *station;           /* where it is, when known (else NULL) */
     char *fixture;
     char *fw;
-    char *title;   /* one-line alert */
-    char *summary; /* one or two sentences */
+    char *title;                   /* one-line alert */
+    char *summary;                 /* one or two sentences */
     int64_t opened_ms, updated_ms; /* event time */
     int64_t acked_ms, resolved_ms; /* 0 when not */
     char *acked_by, *resolved_by;
@@ -133,9 +133,9 @@ struct spc_incident {
     char *notes[SPC_INC_MAX_NOTES];
     unsigned n_notes;
     struct spc_advice rules;
-    struct spc_advice llm;   /* source NULL until an LLM reply arrived */
-    uint8_t llm_requested;   /* asked once per incident */
-    char merged_into[33];    /* "" or the incident that absorbed this one
+    struct spc_advice llm; /* source NULL until an LLM reply arrived */
+    uint8_t llm_requested; /* asked once per incident */
+    char merged_into[33];  /* "" or the incident that absorbed this one
                                 (then resolved for good) */
 };
 
@@ -158,8 +158,7 @@ spc_err_t spc_incident_from_json(const json_t *obj, struct spc_incident *out,
 void spc_incident_fini(struct spc_incident *inc);
 /** The facts handed to the LLM advisor, as JSON (untrusted strings kept
  *  as data; the advisor delimits them). */
-void spc_incident_facts_json(const struct spc_incident *inc,
-                             struct spc_buf *b);
+void spc_incident_facts_json(const struct spc_incident *inc, struct spc_buf *b);
 
 struct spc_incidents;
 
@@ -168,8 +167,7 @@ typedef void(spc_incident_cb)(const struct spc_incident *inc, void *opaque);
 /** Offered each new revision of an incident without LLM advice requested
  *  yet; @returns 1 when it queued a request (not offered again), 0 when
  *  the incident does not qualify (yet: severity and pattern may change). */
-typedef int(spc_llm_request_cb)(const struct spc_incident *inc,
-                                void *opaque);
+typedef int(spc_llm_request_cb)(const struct spc_incident *inc, void *opaque);
 /** An incident left the table (trimmed): its checkpoint can go. */
 typedef void(spc_incident_drop_cb)(const char *id, void *opaque);
 
@@ -191,20 +189,19 @@ struct spc_action {
 
 /** Incident grouping parameters (config section "incidents"). */
 struct spc_incident_opts {
-    int64_t group_window_ms;  /* anomalies this close join an incident */
-    int64_t update_ms;        /* at most one "more of the same" revision */
+    int64_t group_window_ms;      /* anomalies this close join an incident */
+    int64_t update_ms;            /* at most one "more of the same" revision */
     int max_new_per_station_hour; /* beyond: merged into the latest */
-    int64_t auto_resolve_ms;  /* quiet this long: resolved (0: never) */
-    int min_severity;         /* anomalies below are kept but do not open */
-    unsigned max_open;        /* table bound; oldest resolved dropped */
+    int64_t auto_resolve_ms;      /* quiet this long: resolved (0: never) */
+    int min_severity;             /* anomalies below are kept but do not open */
+    unsigned max_open;            /* table bound; oldest resolved dropped */
 };
 
 /** Defaults, then the "incidents" section (NULL: defaults); errors name
  *  "incidents.<key>". */
 spc_err_t spc_incident_opts_from_json(const json_t *section,
                                       struct spc_incident_opts *out,
-                                      char *errstr,
-                                      size_t errstr_size) SPC_WUR;
+                                      char *errstr, size_t errstr_size) SPC_WUR;
 
 /** @returns owned table, NULL on OOM. */
 struct spc_incidents *spc_incidents_new(const struct spc_incident_opts *o);
@@ -243,16 +240,15 @@ spc_err_t spc_incidents_apply_llm(struct spc_incidents *t, const char *id,
 void spc_incidents_flush(struct spc_incidents *t);
 
 /** The Markdown brief of every incident, in creation order. */
-void spc_incidents_brief_all(const struct spc_incidents *t,
-                             struct spc_buf *b);
+void spc_incidents_brief_all(const struct spc_incidents *t, struct spc_buf *b);
 
 /** Incidents held. */
 size_t spc_incidents_count(const struct spc_incidents *t);
 
 /** Checkpoint: every incident as a versioned blob through @p cb (changed
  *  ones only when @p dirty_only); restore one. */
-typedef int(spc_incident_blob_cb)(const char *id, const void *blob,
-                                  size_t len, void *opaque);
+typedef int(spc_incident_blob_cb)(const char *id, const void *blob, size_t len,
+                                  void *opaque);
 spc_err_t spc_incidents_export(struct spc_incidents *t, int dirty_only,
                                spc_incident_blob_cb *cb, void *opaque) SPC_WUR;
 spc_err_t spc_incidents_import(struct spc_incidents *t, const void *blob,

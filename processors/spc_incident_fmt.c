@@ -59,8 +59,8 @@ static void steps_json(const struct spc_incident *c, struct spc_buf *b)
                 first = 0;
                 spc_json_str(b, spc_det_name((enum spc_det)d));
             }
-        spc_buf_printf(b, "],\"anomalies\":%u,\"baseline\":{\"mean\":",
-                       s->anomalies);
+        spc_buf_printf(
+            b, "],\"anomalies\":%u,\"baseline\":{\"mean\":", s->anomalies);
         spc_json_num(b, s->baseline_mean);
         knum(b, "sigma", s->baseline_sigma);
         knum(b, "yield", s->baseline_yield);
@@ -150,9 +150,10 @@ void spc_incident_to_json(const struct spc_incident *c, struct spc_buf *b)
     spc_buf_puts(b, ",\"scope\":{\"dimension\":");
     spc_json_str(b, c->scope_dim);
     kstr(b, "value", c->scope_value);
-    kstr(b, "basis", c->scope_evidenced ? "subgroup"
-                     : !strcmp(c->scope_dim, "fleet") ? "pooled"
-                                                       : "seen");
+    kstr(b, "basis",
+         c->scope_evidenced               ? "subgroup"
+         : !strcmp(c->scope_dim, "fleet") ? "pooled"
+                                          : "seen");
     spc_buf_putc(b, '}');
     kstr(b, "merged_into", c->merged_into[0] ? c->merged_into : NULL);
     kstr(b, "station", c->station);
@@ -259,8 +260,9 @@ void spc_incident_render_brief(const struct spc_incident *c, struct spc_buf *b)
     spc_time_format(c->opened_ms, ts, sizeof(ts));
     spc_buf_printf(b, "### [%s] %s\n\n", spc_severity_name(c->severity),
                    c->title);
-    spc_buf_printf(b, "Incident `%s` rev %u, %s; opened %s; %u anomalies; "
-                      "pattern: %s.\n\n",
+    spc_buf_printf(b,
+                   "Incident `%s` rev %u, %s; opened %s; %u anomalies; "
+                   "pattern: %s.\n\n",
                    c->id, c->revision, spc_inc_state_name(c->state), ts,
                    c->anomaly_count, c->pattern);
     spc_buf_printf(b, "**What**: %s\n", c->summary);

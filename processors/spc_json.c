@@ -77,8 +77,7 @@ static uint32_t node(struct parser *ps, uint8_t type)
 
 static void ws(struct parser *ps)
 {
-    while (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' ||
-           *ps->p == '\t')
+    while (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t')
         ps->p++;
 }
 
@@ -166,8 +165,9 @@ static const char *string(struct parser *ps, uint32_t *len)
             return s0;
         }
         if (c < 0x20) {
-            perr(ps, c ? "control character in a string" : "unterminated "
-                                                           "string");
+            perr(ps, c ? "control character in a string"
+                       : "unterminated "
+                         "string");
             return NULL;
         }
         if (c == '\\') {
@@ -175,13 +175,32 @@ static const char *string(struct parser *ps, uint32_t *len)
             unsigned cp, lo;
 
             switch (e) {
-            case '"': case '\\': case '/':
-                *out++ = e; ps->p += 2; continue;
-            case 'b': *out++ = '\b'; ps->p += 2; continue;
-            case 'f': *out++ = '\f'; ps->p += 2; continue;
-            case 'n': *out++ = '\n'; ps->p += 2; continue;
-            case 'r': *out++ = '\r'; ps->p += 2; continue;
-            case 't': *out++ = '\t'; ps->p += 2; continue;
+            case '"':
+            case '\\':
+            case '/':
+                *out++ = e;
+                ps->p += 2;
+                continue;
+            case 'b':
+                *out++ = '\b';
+                ps->p += 2;
+                continue;
+            case 'f':
+                *out++ = '\f';
+                ps->p += 2;
+                continue;
+            case 'n':
+                *out++ = '\n';
+                ps->p += 2;
+                continue;
+            case 'r':
+                *out++ = '\r';
+                ps->p += 2;
+                continue;
+            case 't':
+                *out++ = '\t';
+                ps->p += 2;
+                continue;
             case 'u':
                 if (hex4(ps->p + 2, &cp)) {
                     perr(ps, "invalid \\u escape");
@@ -463,8 +482,7 @@ const struct spc_jv *spc_json_parse(struct spc_jdoc *d, const char *buf,
         d->cap_text = len + 1;
     }
     if (memchr(buf, '\0', len)) {
-        spc_errstr_set(errstr, errstr_size,
-                       "offset %zu: NUL byte in the input",
+        spc_errstr_set(errstr, errstr_size, "offset %zu: NUL byte in the input",
                        (size_t)((const char *)memchr(buf, '\0', len) - buf));
         return NULL;
     }

@@ -38,19 +38,19 @@ enum spc_jtype {
  *  chain from @c child through @c next. */
 struct spc_jv {
     const struct spc_jv *child, *next; /* NULL: none */
-    const char *key;  /* member name (object members), else NULL */
+    const char *key; /* member name (object members), else NULL */
     union {
         const char *s; /* SPC_J_STRING, NUL-terminated */
         int64_t i;
         double d;
     } u;
-    uint32_t n;       /* children (array, object) or string length */
+    uint32_t n;             /* children (array, object) or string length */
     uint32_t ichild, inext; /* the links as node indexes while parsing */
     uint8_t type;
 };
 
 struct spc_jdoc {
-    char *text;       /* private copy of the input + NUL */
+    char *text; /* private copy of the input + NUL */
     size_t cap_text;
     struct spc_jv *v; /* v[0] unused, v[1] is the root */
     uint32_t n, cap;
@@ -78,9 +78,8 @@ const struct spc_jv *spc_jarr_get(const struct spc_jv *arr, size_t i);
 /** First element / member of a container, NULL when none or not one. */
 static inline const struct spc_jv *spc_jfirst(const struct spc_jv *v)
 {
-    return v && (v->type == SPC_J_ARRAY || v->type == SPC_J_OBJECT)
-               ? v->child
-               : NULL;
+    return v && (v->type == SPC_J_ARRAY || v->type == SPC_J_OBJECT) ? v->child
+                                                                    : NULL;
 }
 
 static inline int spc_jis(const struct spc_jv *v, enum spc_jtype t)
@@ -90,8 +89,7 @@ static inline int spc_jis(const struct spc_jv *v, enum spc_jtype t)
 
 static inline size_t spc_jsize(const struct spc_jv *v)
 {
-    return v && (v->type == SPC_J_ARRAY || v->type == SPC_J_OBJECT) ? v->n
-                                                                     : 0;
+    return v && (v->type == SPC_J_ARRAY || v->type == SPC_J_OBJECT) ? v->n : 0;
 }
 
 static inline const char *spc_jstr(const struct spc_jv *v)

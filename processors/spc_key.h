@@ -33,24 +33,24 @@ struct spc_base {
     uint8_t ready, frozen, degenerate;
     /* data-quality and near-limit baselines, counted over accepted samples
      * (also for known baselines) until max_samples of them */
-    double reps, pairs;     /* identical consecutive values */
-    double near, near_n;    /* values near a spec limit */
-    uint32_t counted;       /* samples accepted into these counters */
+    double reps, pairs;  /* identical consecutive values */
+    double near, near_n; /* values near a spec limit */
+    uint32_t counted;    /* samples accepted into these counters */
 };
 
 /** Nelson-rule run state, updated incrementally per valid sample. */
 struct spc_runs {
-    uint16_t side_run;   /* consecutive points on one side of the mean */
-    int8_t side;         /* +1 above, -1 below, 0 none yet */
-    int8_t dir;          /* last step direction +1 / -1 / 0 */
-    uint16_t mono_run;   /* consecutive increases or decreases */
-    uint16_t alt_run;    /* consecutive alternating steps */
-    uint16_t in1_run;    /* consecutive points within 1 sigma */
-    uint16_t out1_run;   /* consecutive points beyond 1 sigma, either side */
-    uint8_t hi2, lo2;    /* last 3 points beyond +2 / -2 sigma (bits) */
-    uint8_t hi1, lo1;    /* last 8 points beyond +1 / -1 sigma (bits) */
-    double prev;         /* previous value */
-    uint16_t active;     /* bit r: rule r condition active */
+    uint16_t side_run; /* consecutive points on one side of the mean */
+    int8_t side;       /* +1 above, -1 below, 0 none yet */
+    int8_t dir;        /* last step direction +1 / -1 / 0 */
+    uint16_t mono_run; /* consecutive increases or decreases */
+    uint16_t alt_run;  /* consecutive alternating steps */
+    uint16_t in1_run;  /* consecutive points within 1 sigma */
+    uint16_t out1_run; /* consecutive points beyond 1 sigma, either side */
+    uint8_t hi2, lo2;  /* last 3 points beyond +2 / -2 sigma (bits) */
+    uint8_t hi1, lo1;  /* last 8 points beyond +1 / -1 sigma (bits) */
+    double prev;       /* previous value */
+    uint16_t active;   /* bit r: rule r condition active */
     uint8_t have_prev;
 };
 
@@ -100,22 +100,22 @@ struct spc_key {
      * [tr_lo, tr_hi] minus tr_center; positions 0 (oldest) .. w-1 */
     double tr_s1, tr_s2, tr_sy, tr_siy;
     double tr_center, tr_lo, tr_hi; /* fixed between exact refreshes */
-    uint16_t tr_n;    /* valid samples in the window */
+    uint16_t tr_n;                  /* valid samples in the window */
     uint8_t tr_mk_wait; /* events before Mann-Kendall is computed again */
-    uint16_t tr_next; /* events until the next exact recomputation */
+    uint16_t tr_next;   /* events until the next exact recomputation */
     /* variance: windowed sum of capped squared successive differences,
      * maintained incrementally, recomputed exactly every window */
-    double var_q;     /* last ratio to the baseline variance */
-    double var_sum;   /* sum of min(d^2, var_cap) over the window's pairs */
-    double var_cap;   /* cap in squared value units, fixed between refreshes */
-    uint16_t var_m;   /* pairs in the window */
+    double var_q;      /* last ratio to the baseline variance */
+    double var_sum;    /* sum of min(d^2, var_cap) over the window's pairs */
+    double var_cap;    /* cap in squared value units, fixed between refreshes */
+    uint16_t var_m;    /* pairs in the window */
     uint16_t var_next; /* events until the next exact recomputation */
     /* flatline: invalid values among the last flat_invalid_window events */
     uint8_t inv_count;
     /* consecutive evaluations with the off-condition (sustained clearing) */
     uint8_t ewma_quiet, var_quiet, trend_quiet;
     /* yield and near-limit counts over their windows */
-    uint32_t y_pass;   /* passing events in the yield window */
+    uint32_t y_pass; /* passing events in the yield window */
     double y_base_pass, y_base_n;
     uint32_t nl_hi, nl_lo; /* near flags in the near-limit window */
     /* flatline */
@@ -124,13 +124,13 @@ struct spc_key {
     /* runs */
     struct spc_runs runs;
     /* subgroup: dense entries + open-addressed index of entry numbers + 1 */
-    struct spc_sg *sg;      /* cap_sg entries, n_sg used */
-    uint16_t *sg_ix;        /* ix_sg slots (power of two), 0 = empty */
-    struct spc_sg sg_tot;   /* all samples of the window */
+    struct spc_sg *sg;    /* cap_sg entries, n_sg used */
+    uint16_t *sg_ix;      /* ix_sg slots (power of two), 0 = empty */
+    struct spc_sg sg_tot; /* all samples of the window */
     uint16_t n_sg, cap_sg, ix_sg;
-    uint8_t sg_cur;         /* bucket being filled */
-    uint16_t sg_fill;       /* events in the current bucket */
-    double sg_center;       /* offset subtracted before summing */
+    uint8_t sg_cur;   /* bucket being filled */
+    uint16_t sg_fill; /* events in the current bucket */
+    double sg_center; /* offset subtracted before summing */
 };
 
 #endif /* SPC_KEY_H */

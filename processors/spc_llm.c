@@ -46,9 +46,15 @@ extern const char spc_llm_schema_json[];
 #define TEMPLATE_MAX (256 * 1024)
 #define HOUR_MS 3600000LL
 
-const char *spc_llm_default_template(void) { return spc_llm_prompt_txt; }
+const char *spc_llm_default_template(void)
+{
+    return spc_llm_prompt_txt;
+}
 
-const char *spc_llm_advice_schema(void) { return spc_llm_schema_json; }
+const char *spc_llm_advice_schema(void)
+{
+    return spc_llm_schema_json;
+}
 
 /* ---- options ---- */
 

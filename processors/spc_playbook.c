@@ -54,8 +54,7 @@ static const struct play plays[] = {
        "local conditions affect one station"}},
      {"Check the calibration date and self-test of the instruments at %W.",
       "Inspect and reseat the test leads and connectors at %W.",
-      "Run a golden unit at %W and at another station and compare %S.",
-      NULL},
+      "Run a golden unit at %W and at another station and compare %S.", NULL},
      {"Other steps at %W using the same instrument.",
       "Both fixtures of %W: is it the station or one fixture?", NULL}},
     {"firmware",
@@ -104,8 +103,8 @@ static const struct play plays[] = {
       NULL, NULL},
      {"Engineering change notes for revision %X.", NULL, NULL}},
     {"stuck",
-     {{"The instrument or its driver returns a stale or cached reading",
-       "high", "%S repeats the same value where it normally varies"},
+     {{"The instrument or its driver returns a stale or cached reading", "high",
+       "%S repeats the same value where it normally varies"},
       {"A disconnected or shorted sensor path at %W", "medium",
        "a constant reading can be a rail or an open input"},
       {"Test program reads the wrong channel or a default value", "low",
@@ -126,10 +125,10 @@ static const struct play plays[] = {
     {"fleet-drift",
      {{"Component lot or supplier change", "high",
        "%S drifts gradually on all stations together"},
-      {"Process drift upstream (solder, reflow, coating, trimming)",
-       "medium", "a gradual change across the fleet points upstream"},
-      {"Ageing reference or calibration standard shared by all stations",
-       "low", "a shared reference drifts the whole fleet"}},
+      {"Process drift upstream (solder, reflow, coating, trimming)", "medium",
+       "a gradual change across the fleet points upstream"},
+      {"Ageing reference or calibration standard shared by all stations", "low",
+       "a shared reference drifts the whole fleet"}},
      {"Compare component lot and date codes of recent units with earlier "
       "ones.",
       "Review upstream process parameters for the period of the drift.",
@@ -145,8 +144,8 @@ static const struct play plays[] = {
       {"Unstable supply or reference", "low",
        "an unstable source scatters readings"}},
      {"Check connectors, grounding and shielding of the %S measurement.",
-      "Repeat %S several times on one unit to see the instrument noise.",
-      NULL, NULL},
+      "Repeat %S several times on one unit to see the instrument noise.", NULL,
+      NULL},
      {"Other steps on the same measurement path.", NULL, NULL}},
     {"near-limit",
      {{"Margin erosion: the process is moving toward a spec limit", "high",
@@ -155,8 +154,8 @@ static const struct play plays[] = {
        "near-limit readings precede failures"},
       {"", "", ""}},
      {"Look at the trend of %S and its margin to the limit.",
-      "Act before failures start: check components and process settings.",
-      NULL, NULL},
+      "Act before failures start: check components and process settings.", NULL,
+      NULL},
      {"Yield of %S over the coming units.", NULL, NULL}},
     {"yield",
      {{"Intermittent failures (contacts, handling, marginal units)", "high",
@@ -165,8 +164,8 @@ static const struct play plays[] = {
        "failures without a level shift come from some units only"},
       {"", "", ""}},
      {"Look at the failing units: same station, fixture or time?",
-      "Retest failing units to separate unit defects from test problems.",
-      NULL, NULL},
+      "Retest failing units to separate unit defects from test problems.", NULL,
+      NULL},
      {"Failure modes recorded for the failing units.", NULL, NULL}},
     {"fleet-shift",
      {{"A change affecting every station: component lot, test program or "
@@ -251,9 +250,11 @@ static char *expand(const char *tpl, const char *where, const char *step,
 
     spc_buf_init(&b);
     for (; *tpl; tpl++) {
-        if (tpl[0] == '%' && (tpl[1] == 'W' || tpl[1] == 'S' || tpl[1] == 'X')) {
-            spc_buf_puts(&b, tpl[1] == 'W' ? where : tpl[1] == 'S' ? step
-                                                                    : value);
+        if (tpl[0] == '%' &&
+            (tpl[1] == 'W' || tpl[1] == 'S' || tpl[1] == 'X')) {
+            spc_buf_puts(&b, tpl[1] == 'W'   ? where
+                             : tpl[1] == 'S' ? step
+                                             : value);
             tpl++;
         } else {
             spc_buf_putc(&b, *tpl);
@@ -287,8 +288,7 @@ static void where_text(const struct spc_incident *c, char *out, size_t n)
         else
             snprintf(out, n, "all stations");
     } else if (!strcmp(c->scope_dim, "fixture") && c->station)
-        snprintf(out, n, "fixture %s (station %s)", c->scope_value,
-                 c->station);
+        snprintf(out, n, "fixture %s (station %s)", c->scope_value, c->station);
     else
         snprintf(out, n, "%s %s", dim_word(c->scope_dim), c->scope_value);
 }

@@ -113,8 +113,8 @@ static spc_err_t fail(struct walk *w, const char *field, const char *why)
 }
 
 /* Optional string member; wrong type is an error. */
-static spc_err_t opt_str(struct walk *w, const struct spc_jv *obj, const char *key,
-                         const char **out)
+static spc_err_t opt_str(struct walk *w, const struct spc_jv *obj,
+                         const char *key, const char **out)
 {
     const struct spc_jv *v = spc_jobj_get(obj, key);
 
@@ -127,8 +127,8 @@ static spc_err_t opt_str(struct walk *w, const struct spc_jv *obj, const char *k
     return SPC_OK;
 }
 
-static spc_err_t req_str(struct walk *w, const struct spc_jv *obj, const char *key,
-                         const char **out)
+static spc_err_t req_str(struct walk *w, const struct spc_jv *obj,
+                         const char *key, const char **out)
 {
     spc_err_t err = opt_str(w, obj, key, out);
 
@@ -276,9 +276,9 @@ static spc_err_t emit_numeric(struct walk *w, const struct spc_jv *m,
         struct spc_spec sp;
 
         spc_event_spec(ev, &sp);
-        ev->passed = (uint8_t)(!ev->value_valid ||
-                               ((!sp.has_lsl || v >= sp.lsl) &&
-                                (!sp.has_usl || v <= sp.usl)));
+        ev->passed =
+            (uint8_t)(!ev->value_valid || ((!sp.has_lsl || v >= sp.lsl) &&
+                                           (!sp.has_usl || v <= sp.usl)));
     }
     if (!ev->value_valid)
         w->out->n_invalid++;
@@ -353,7 +353,8 @@ static spc_err_t walk_meas(struct walk *w, const struct spc_jv *step,
     return SPC_OK;
 }
 
-static spc_err_t walk_steps(struct walk *w, const struct spc_jv *seq, int depth);
+static spc_err_t walk_steps(struct walk *w, const struct spc_jv *seq,
+                            int depth);
 
 /* 1 when the step is a loop-summary entry (loop present, index null). */
 static int is_loop_summary(const struct spc_jv *step, int *in_loop)
@@ -499,11 +500,11 @@ static spc_err_t process_code(struct walk *w, const struct spc_jv *r, char *out,
     return SPC_OK;
 }
 
-static spc_err_t test_plan(struct walk *w, const struct spc_jv *r, const char *pn,
-                           const char *rev)
+static spc_err_t test_plan(struct walk *w, const struct spc_jv *r,
+                           const char *pn, const char *rev)
 {
-    const char *fmt = w->o->plan_format ? w->o->plan_format
-                                        : "{pn}/{processCode}";
+    const char *fmt =
+        w->o->plan_format ? w->o->plan_format : "{pn}/{processCode}";
     char code[64];
     const char *purpose = spc_jstr(spc_jobj_get(r, "purpose"));
     const char *loc = spc_jstr(spc_jobj_get(r, "location"));
@@ -527,9 +528,9 @@ static spc_err_t test_plan(struct walk *w, const struct spc_jv *r, const char *p
         else
             spc_buf_putc(&b, *fmt++);
     }
-    w->proto.test_plan =
-        spc_buf_ok(&b) ? spc_arena_strndup(&w->out->arena, b.data, b.len)
-                       : NULL;
+    w->proto.test_plan = spc_buf_ok(&b)
+                             ? spc_arena_strndup(&w->out->arena, b.data, b.len)
+                             : NULL;
     spc_buf_fini(&b);
     return w->proto.test_plan ? SPC_OK : SPC_ERR_NOMEM;
 }
@@ -546,15 +547,13 @@ static spc_err_t uut_meta(struct walk *w, const struct spc_jv *r)
         err = fail(w, NULL, "expected an object");
         goto out;
     }
-    if ((err = opt_str(w, uut, "fixtureId",
-                       &w->proto.meta[SPC_DIM_FIXTURE])) ||
+    if ((err = opt_str(w, uut, "fixtureId", &w->proto.meta[SPC_DIM_FIXTURE])) ||
         (err = opt_str(w, uut, "user", &w->proto.meta[SPC_DIM_OPERATOR])))
         goto out;
     sock = spc_jobj_get(uut, "testSocketIndex");
     if (spc_jis(sock, SPC_J_INT)) {
         char tmp[24];
-        int n = snprintf(tmp, sizeof(tmp), "%lld",
-                         (long long)(sock)->u.i);
+        int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)(sock)->u.i);
 
         w->proto.meta[SPC_DIM_SOCKET] =
             spc_arena_strndup(&w->out->arena, tmp, (size_t)n);
@@ -613,8 +612,7 @@ static spc_err_t header(struct walk *w, const struct spc_jv *r)
         (err = req_str(w, r, "id", &w->proto.report_id)) ||
         (err = req_str(w, r, "start", &start)) ||
         (err = opt_str(w, r, "rev", &rev)) ||
-        (err = opt_str(w, r, "machineName",
-                       &w->proto.meta[SPC_DIM_STATION])))
+        (err = opt_str(w, r, "machineName", &w->proto.meta[SPC_DIM_STATION])))
         return err;
     w->proto.meta[SPC_DIM_HW_REV] = rev;
     if (spc_time_parse(start, &w->proto.ts_ms) != SPC_OK)
@@ -626,8 +624,7 @@ static spc_err_t header(struct walk *w, const struct spc_jv *r)
         return fail(w, "root", root ? "expected an object" : "missing");
     sc = spc_jobj_get(root, "seqCall");
     if (spc_jis(sc, SPC_J_OBJECT)) {
-        w->proto.meta[SPC_DIM_SW_FILE] =
-            spc_jstr(spc_jobj_get(sc, "name"));
+        w->proto.meta[SPC_DIM_SW_FILE] = spc_jstr(spc_jobj_get(sc, "name"));
         w->proto.meta[SPC_DIM_SW_VERSION] =
             spc_jstr(spc_jobj_get(sc, "version"));
     }

@@ -38,11 +38,11 @@ struct spc_batch {
     struct spc_event *ev;
     size_t n, cap;
     struct spc_arena arena;
-    struct spc_jdoc doc;      /* the report parsed by spc_wsjf_flatten_buf */
-    unsigned n_invalid;       /* numeric values that were not numbers */
-    unsigned n_loop_summary;  /* loop-summary entries skipped */
-    unsigned n_skipped;       /* measurements with status S (skipped) */
-    int repair;               /* report was a repair (type R): no events */
+    struct spc_jdoc doc;     /* the report parsed by spc_wsjf_flatten_buf */
+    unsigned n_invalid;      /* numeric values that were not numbers */
+    unsigned n_loop_summary; /* loop-summary entries skipped */
+    unsigned n_skipped;      /* measurements with status S (skipped) */
+    int repair;              /* report was a repair (type R): no events */
 };
 
 void spc_batch_init(struct spc_batch *b);

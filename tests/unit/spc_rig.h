@@ -11,12 +11,13 @@
 #include <stdlib.h>
 
 #define OFF(d) "\"" d "\":{\"enabled\":false}"
-#define ALL_OFF                                                                \
-    OFF("shewhart") "," OFF("robust_z") "," OFF("ewma") "," OFF("cusum")     \
-    "," OFF("trend") "," OFF("variance") "," OFF("yield") ","                \
-    OFF("near_limit") "," OFF("subgroup") "," OFF("runs") "," OFF("flatline")
-#define KNOWN01 "\"steps\":[{\"match\":\"*\",\"baseline\":{\"mean\":0,"     \
-                "\"sigma\":1}}]"
+#define ALL_OFF                                                                                        \
+    OFF("shewhart")                                                                                    \
+    "," OFF("robust_z") "," OFF("ewma") "," OFF("cusum") "," OFF("trend") "," OFF("variance") "," OFF( \
+        "yield") "," OFF("near_limit") "," OFF("subgroup") "," OFF("runs") "," OFF("flatline")
+#define KNOWN01                                                                \
+    "\"steps\":[{\"match\":\"*\",\"baseline\":{\"mean\":0,"                    \
+    "\"sigma\":1}}]"
 
 struct rig {
     struct spc_config *cfg;
@@ -34,9 +35,9 @@ static inline void rig_init_x(struct rig *r, const char *det, const char *top,
 {
     char json[4096], err[256];
 
-    snprintf(json, sizeof(json), "{\"detectors\":{%s%s%s}%s%s%s%s}",
-             ALL_OFF, det ? "," : "", det ? det : "", top ? "," : "",
-             top ? top : "", known ? "," : "", known ? KNOWN01 : "");
+    snprintf(json, sizeof(json), "{\"detectors\":{%s%s%s}%s%s%s%s}", ALL_OFF,
+             det ? "," : "", det ? det : "", top ? "," : "", top ? top : "",
+             known ? "," : "", known ? KNOWN01 : "");
     r->cfg = t_config(json);
     r->e = spc_engine_new(r->cfg, err, sizeof(err));
     ck_assert_ptr_nonnull(r->e);
@@ -65,13 +66,13 @@ static inline void feed(struct rig *r, const char *step, double v)
     ck_assert_int_eq(spc_engine_process(r->e, &ev, 1), SPC_OK);
 }
 
-static inline void feed_n(struct rig *r, const char *step, const double *v, int n)
+static inline void feed_n(struct rig *r, const char *step, const double *v,
+                          int n)
 {
     int i;
 
     for (i = 0; i < n; i++)
         feed(r, step, v[i]);
 }
-
 
 #endif /* SPC_RIG_H */

@@ -33,7 +33,7 @@ Suite *json_suite(void);
 
 #define CK_DBL_NEAR(a, b, tol)                                                 \
     ck_assert_msg(fabs((double)(a) - (double)(b)) <= (tol),                    \
-                  "%s = %.12g, expected %.12g (tol %g)", #a, (double)(a),     \
+                  "%s = %.12g, expected %.12g (tol %g)", #a, (double)(a),      \
                   (double)(b), (double)(tol))
 
 /* xorshift64* + Box-Muller: deterministic normal deviates for tests. */

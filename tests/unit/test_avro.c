@@ -68,12 +68,10 @@ START_TEST(canonical_form_and_fingerprints)
         struct spc_buf b;
 
         spc_buf_init(&b);
-        ck_assert_int_eq(spc_avro_canonical(vectors[i].in, &b, err,
-                                            sizeof(err)),
-                         SPC_OK);
+        ck_assert_int_eq(
+            spc_avro_canonical(vectors[i].in, &b, err, sizeof(err)), SPC_OK);
         ck_assert_str_eq(b.data, vectors[i].canon);
-        ck_assert_msg(spc_avro_crc64(b.data, b.len) ==
-                          (uint64_t)vectors[i].fp,
+        ck_assert_msg(spc_avro_crc64(b.data, b.len) == (uint64_t)vectors[i].fp,
                       "vector %zu: fingerprint %016llx", i,
                       (unsigned long long)spc_avro_crc64(b.data, b.len));
         spc_buf_fini(&b);
@@ -152,8 +150,7 @@ static void assert_events_equal(const struct spc_event *a,
     }
 }
 
-static avro_value_iface_t *iface_for(enum spc_avro_schema s,
-                                     avro_schema_t *sc)
+static avro_value_iface_t *iface_for(enum spc_avro_schema s, avro_schema_t *sc)
 {
     const char *txt = spc_avro_schema_json(s);
 
@@ -185,8 +182,7 @@ START_TEST(event_cross_check_with_avro_c)
     spc_avro_write_event(&b, &ev, &g_dims);
     ck_assert_int_eq(avro_generic_value_new(cls, &v), 0);
     rd = avro_reader_memory(b.data, (int64_t)b.len);
-    ck_assert_msg(avro_value_read(rd, &v) == 0, "avro-c: %s",
-                  avro_strerror());
+    ck_assert_msg(avro_value_read(rd, &v) == 0, "avro-c: %s", avro_strerror());
     avro_value_get_by_name(&v, "test_step", &f, NULL);
     avro_value_get_string(&f, &s, &sl);
     ck_assert_str_eq(s, ev.test_step);
@@ -306,8 +302,7 @@ START_TEST(anomaly_round_trip)
 
     avro_generic_value_new(cls, &v);
     rd = avro_reader_memory(b.data, (int64_t)b.len);
-    ck_assert_msg(avro_value_read(rd, &v) == 0, "avro-c: %s",
-                  avro_strerror());
+    ck_assert_msg(avro_value_read(rd, &v) == 0, "avro-c: %s", avro_strerror());
     avro_value_get_by_name(&v, "anomaly_id", &f, NULL);
     avro_value_get_string(&f, &s, &sl);
     ck_assert_str_eq(s, a.id);
@@ -325,9 +320,8 @@ START_TEST(anomaly_round_trip)
 
         for (cut = 0; cut < b.len; cut++) {
             spc_arena_reset(&arena);
-            ck_assert_int_ne(spc_avro_read_anomaly(b.data, cut, &g_dims,
-                                                   &back, &arena, err,
-                                                   sizeof(err)),
+            ck_assert_int_ne(spc_avro_read_anomaly(b.data, cut, &g_dims, &back,
+                                                   &arena, err, sizeof(err)),
                              SPC_OK);
             ck_assert_ptr_nonnull(strstr(err, "avro field"));
         }
@@ -395,8 +389,7 @@ START_TEST(incident_readable_by_avro_c)
     spc_avro_write_incident(&b, &c);
     avro_generic_value_new(cls, &v);
     rd = avro_reader_memory(b.data, (int64_t)b.len);
-    ck_assert_msg(avro_value_read(rd, &v) == 0, "avro-c: %s",
-                  avro_strerror());
+    ck_assert_msg(avro_value_read(rd, &v) == 0, "avro-c: %s", avro_strerror());
     avro_value_get_by_name(&v, "revision", &f, NULL);
     avro_value_get_int(&f, &i32);
     ck_assert_int_eq(i32, 3);
@@ -442,8 +435,8 @@ START_TEST(framing)
     sample_event(&ev);
     spc_buf_init(&b);
     spc_arena_init(&arena, 1024);
-    ck_assert_int_eq(spc_avro_encode_event(a, "spc.measurements", &ev,
-                                           &g_dims, &b, err, sizeof(err)),
+    ck_assert_int_eq(spc_avro_encode_event(a, "spc.measurements", &ev, &g_dims,
+                                           &b, err, sizeof(err)),
                      SPC_OK);
     ck_assert_int_eq((unsigned char)b.data[0], 0xC3);
     ck_assert_int_eq((unsigned char)b.data[1], 0x01);
@@ -463,8 +456,8 @@ START_TEST(framing)
     ck_assert_int_eq(spc_avro_decode_event(a, b.data, b.len, &g_dims, &back,
                                            &arena, err, sizeof(err)),
                      SPC_ERR_INVALID);
-    ck_assert_int_eq(spc_avro_decode_event(a, "\0\0\0\0\7x", 6, &g_dims,
-                                           &back, &arena, err, sizeof(err)),
+    ck_assert_int_eq(spc_avro_decode_event(a, "\0\0\0\0\7x", 6, &g_dims, &back,
+                                           &arena, err, sizeof(err)),
                      SPC_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err, "no schema registry"));
     ck_assert_int_eq(spc_avro_decode_event(a, "{\"json\":1}", 10, &g_dims,
@@ -490,15 +483,17 @@ START_TEST(malformed_bodies)
     spc_arena_init(&arena, 1024);
     spc_buf_init(&b);
     /* uut_id: length 100 with 3 bytes present */
-    ck_assert_int_eq(spc_avro_read_event("\xc8\x01" "abc", 5, &g_dims, &ev,
-                                         &arena, err, sizeof(err)),
+    ck_assert_int_eq(spc_avro_read_event("\xc8\x01"
+                                         "abc",
+                                         5, &g_dims, &ev, &arena, err,
+                                         sizeof(err)),
                      SPC_ERR_PARSE);
     ck_assert_ptr_nonnull(strstr(err, "uut_id"));
     ck_assert_ptr_nonnull(strstr(err, "byte"));
     /* a negative length */
-    ck_assert_int_eq(spc_avro_read_event("\x01", 1, &g_dims, &ev, &arena,
-                                         err, sizeof(err)),
-                     SPC_ERR_PARSE);
+    ck_assert_int_eq(
+        spc_avro_read_event("\x01", 1, &g_dims, &ev, &arena, err, sizeof(err)),
+        SPC_ERR_PARSE);
     /* a varint that never ends */
     ck_assert_int_eq(spc_avro_read_event("\xff\xff\xff\xff\xff\xff\xff\xff"
                                          "\xff\xff\xff",
@@ -588,9 +583,9 @@ START_TEST(registry_framing)
     sample_anomaly(&an);
     spc_buf_init(&b);
     spc_arena_init(&arena, 1024);
-    ck_assert_int_eq(spc_avro_encode_anomaly(a, "spc.anomalies", &an, &b, err,
-                                             sizeof(err)),
-                     SPC_OK);
+    ck_assert_int_eq(
+        spc_avro_encode_anomaly(a, "spc.anomalies", &an, &b, err, sizeof(err)),
+        SPC_OK);
     ck_assert_int_eq(b.data[0], 0);
     id = (int32_t)(((uint32_t)(unsigned char)b.data[1] << 24) |
                    ((uint32_t)(unsigned char)b.data[2] << 16) |
@@ -611,9 +606,9 @@ START_TEST(registry_framing)
     /* registry gone: a transient error, not a crash */
     a = spc_avro_new(&o, err, sizeof(err));
     b.len = 0;
-    ck_assert_int_eq(spc_avro_encode_anomaly(a, "spc.anomalies", &an, &b, err,
-                                             sizeof(err)),
-                     SPC_ERR_TRANSIENT);
+    ck_assert_int_eq(
+        spc_avro_encode_anomaly(a, "spc.anomalies", &an, &b, err, sizeof(err)),
+        SPC_ERR_TRANSIENT);
     spc_avro_destroy(a);
     spc_arena_fini(&arena);
     spc_buf_fini(&b);

@@ -10,8 +10,8 @@
 #define UNITS 1600
 #define NKEYS 7
 
-static const char *const steps[NKEYS] = {"A/shift", "A/drift", "A/fixture",
-                                         "A/stuck",  "A/noisy", "A/invalid",
+static const char *const steps[NKEYS] = {"A/shift",   "A/drift", "A/fixture",
+                                         "A/stuck",   "A/noisy", "A/invalid",
                                          SPC_UUT_STEP};
 static const char *const stations[4] = {"ST-1", "ST-2", "ST-3", "ST-4"};
 static const char *const fixtures[8] = {"F1a", "F1b", "F2a", "F2b",
@@ -121,16 +121,15 @@ static void split_run(struct spc_config *cfg, long split, const char *whole)
     ck_assert_int_eq(spc_codec_export(b, 0, collect, &bl), SPC_OK);
     ck_assert_int_eq(bl.n, NKEYS);
     for (i = 0; i < bl.n; i++)
-        ck_assert_msg(spc_codec_import(c, bl.data[i].data, bl.data[i].len,
-                                       err, sizeof(err)) == SPC_OK,
+        ck_assert_msg(spc_codec_import(c, bl.data[i].data, bl.data[i].len, err,
+                                       sizeof(err)) == SPC_OK,
                       "%s", err);
     run(c, split, UNITS);
     /* what the uninterrupted run wrote after the split == the restored */
     ck_assert_uint_ge(strlen(whole), ob.b.len);
     ck_assert_msg(ob.b.len == 0 || !strncmp(whole, ob.b.data, ob.b.len),
                   "split %ld: the first part differs", split);
-    ck_assert_msg(oc.b.len > 0, "split %ld: no anomaly after the split",
-                  split);
+    ck_assert_msg(oc.b.len > 0, "split %ld: no anomaly after the split", split);
     ck_assert_msg(!strcmp(whole + ob.b.len, oc.b.data),
                   "split %ld: restored engine diverged", split);
     for (i = 0; i < bl.n; i++)

@@ -26,8 +26,8 @@ static void expect_error(const char *text, const char *expect)
     struct spc_config *cfg = parse(text, err, sizeof(err));
 
     ck_assert_msg(cfg == NULL, "accepted: %s", text);
-    ck_assert_msg(strstr(err, expect) != NULL, "error \"%s\" lacks \"%s\"",
-                  err, expect);
+    ck_assert_msg(strstr(err, expect) != NULL, "error \"%s\" lacks \"%s\"", err,
+                  expect);
 }
 
 START_TEST(test_config_defaults)
@@ -42,8 +42,8 @@ START_TEST(test_config_defaults)
         ck_assert_int_eq(p->enabled[d], d != SPC_DET_RUNS);
     CK_DBL_NEAR(p->shewhart_L, 4.5, 0);
     CK_DBL_NEAR(p->rz_threshold, 4.5, 0); /* DESIGN / issue default */
-    ck_assert_uint_eq(p->runs_rules, (1u << 1) | (1u << 2) | (1u << 5) |
-                                         (1u << 6));
+    ck_assert_uint_eq(p->runs_rules,
+                      (1u << 1) | (1u << 2) | (1u << 5) | (1u << 6));
     ck_assert_int_eq(p->ewma_exact, 1);
     /* derived: two-sided normal critical value of the trend alpha */
     CK_DBL_NEAR(p->d_trend_zc, spc_norm_quantile(1 - p->trend_alpha / 2),
@@ -178,10 +178,10 @@ END_TEST
 START_TEST(test_config_alarm_budget_derives_thresholds)
 {
     char err[512];
-    struct spc_config *cfg = parse(
-        "{\"alarm_budget\":{\"false_alarms_per_hour\":1,"
-        "\"units_per_hour\":120,\"charted_steps\":200}}",
-        err, sizeof(err));
+    struct spc_config *cfg =
+        parse("{\"alarm_budget\":{\"false_alarms_per_hour\":1,"
+              "\"units_per_hour\":120,\"charted_steps\":200}}",
+              err, sizeof(err));
     const struct spc_params *p;
     double alpha = 1.0 / 24000.0, share;
 
@@ -215,8 +215,7 @@ START_TEST(test_config_defaults_dump_reparses)
     ck_assert(spc_buf_ok(&b));
     again = parse(b.data, err, sizeof(err));
     ck_assert_msg(again != NULL, "dump does not re-parse: %s", err);
-    ck_assert_mem_eq(&again->defaults, &cfg->defaults,
-                     sizeof(cfg->defaults));
+    ck_assert_mem_eq(&again->defaults, &cfg->defaults, sizeof(cfg->defaults));
     spc_config_destroy(again);
     spc_config_destroy(cfg);
     spc_buf_fini(&b);

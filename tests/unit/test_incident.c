@@ -148,8 +148,7 @@ static void mk(struct spc_anomaly *a, enum spc_det det, const char *step,
     spc_anomaly_make_id(a);
 }
 
-static struct spc_incidents *table(struct sink *s,
-                                   struct spc_incident_opts *o)
+static struct spc_incidents *table(struct sink *s, struct spc_incident_opts *o)
 {
     struct spc_incidents *t;
     char err[256];
@@ -196,8 +195,8 @@ START_TEST(fixture_narrows_station)
     ck_assert_int_eq(s.r[0].evidenced, 0);
     ck_assert_str_eq(s.r[0].pattern, "outlier"); /* nothing says station */
 
-    mk(&a, SPC_DET_SUBGROUP, "Power/PA Supply", 5, "ST-02", "FX-2B",
-       "3.4.2", "fixture", "FX-2B", SPC_SEV_WARNING);
+    mk(&a, SPC_DET_SUBGROUP, "Power/PA Supply", 5, "ST-02", "FX-2B", "3.4.2",
+       "fixture", "FX-2B", SPC_SEV_WARNING);
     add(t, &a);
     ck_assert_uint_eq(live_incidents(&s), 1);
     r = latest(&s, s.r[0].id);
@@ -256,11 +255,11 @@ START_TEST(same_step_elsewhere_widens_to_fleet)
     struct spc_anomaly a;
     const struct rev *r;
 
-    mk(&a, SPC_DET_SHEWHART, "Analog/Vref", 0, "ST-01", "FX-1A", "3.4.2",
-       NULL, NULL, SPC_SEV_WARNING);
+    mk(&a, SPC_DET_SHEWHART, "Analog/Vref", 0, "ST-01", "FX-1A", "3.4.2", NULL,
+       NULL, SPC_SEV_WARNING);
     add(t, &a);
-    mk(&a, SPC_DET_SHEWHART, "Analog/Vref", 3, "ST-03", "FX-3B", "3.4.2",
-       NULL, NULL, SPC_SEV_WARNING);
+    mk(&a, SPC_DET_SHEWHART, "Analog/Vref", 3, "ST-03", "FX-3B", "3.4.2", NULL,
+       NULL, SPC_SEV_WARNING);
     add(t, &a);
     ck_assert_uint_eq(live_incidents(&s), 1);
     r = latest(&s, s.r[0].id);
@@ -270,15 +269,15 @@ START_TEST(same_step_elsewhere_widens_to_fleet)
 
     /* a trend on the pooled data of that step hours later, while the
      * incident is unresolved: the same problem (drift), not a new one */
-    mk(&a, SPC_DET_TREND, "Analog/Vref", 300, "ST-01", "FX-1A", "3.4.2",
-       NULL, NULL, SPC_SEV_INFO);
+    mk(&a, SPC_DET_TREND, "Analog/Vref", 300, "ST-01", "FX-1A", "3.4.2", NULL,
+       NULL, SPC_SEV_INFO);
     add(t, &a);
     ck_assert_uint_eq(live_incidents(&s), 1);
     ck_assert_str_eq(latest(&s, s.r[0].id)->pattern, "fleet-drift");
 
     /* but another step's pooled shift is another problem */
-    mk(&a, SPC_DET_EWMA, "RF/TX Power", 301, "ST-02", "FX-2A", "3.4.2",
-       NULL, NULL, SPC_SEV_INFO);
+    mk(&a, SPC_DET_EWMA, "RF/TX Power", 301, "ST-02", "FX-2A", "3.4.2", NULL,
+       NULL, SPC_SEV_INFO);
     add(t, &a);
     ck_assert_uint_eq(live_incidents(&s), 2);
     finish(t, &s);
@@ -353,28 +352,28 @@ START_TEST(revision_rate_limit)
 
     ck_assert_int_eq(o.update_ms, 10 * MIN_MS);
     for (m = 0; m < 5; m++) {
-        mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", m, "ST-02", "FX-2B",
-           "3.4.2", "fixture", "FX-2B", SPC_SEV_INFO);
+        mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", m, "ST-02", "FX-2B", "3.4.2",
+           "fixture", "FX-2B", SPC_SEV_INFO);
         add(t, &a);
     }
-    ck_assert_uint_eq(s.n, 1); /* opened; four more held back */
+    ck_assert_uint_eq(s.n, 1);        /* opened; four more held back */
     ck_assert_uint_eq(s.llm_asks, 0); /* info: does not qualify yet */
     mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 6, "ST-02", "FX-2B", "3.4.2",
        "fixture", "FX-2B", SPC_SEV_CRITICAL);
     add(t, &a);
-    ck_assert_uint_eq(s.n, 2); /* severity went up */
+    ck_assert_uint_eq(s.n, 2);        /* severity went up */
     ck_assert_uint_eq(s.llm_asks, 1); /* now it qualifies */
     ck_assert_uint_eq(s.r[1].anomaly_count, 6);
     mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 7, "ST-02", "FX-2B", "3.4.2",
        "fixture", "FX-2B", SPC_SEV_CRITICAL);
     add(t, &a);
     ck_assert_uint_eq(s.n, 2);
-    mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 17, "ST-02", "FX-2B",
-       "3.4.2", "fixture", "FX-2B", SPC_SEV_CRITICAL);
+    mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 17, "ST-02", "FX-2B", "3.4.2",
+       "fixture", "FX-2B", SPC_SEV_CRITICAL);
     add(t, &a);
     ck_assert_uint_eq(s.n, 3); /* the interval has passed */
-    mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 18, "ST-02", "FX-2B",
-       "3.4.2", "fixture", "FX-2B", SPC_SEV_CRITICAL);
+    mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 18, "ST-02", "FX-2B", "3.4.2",
+       "fixture", "FX-2B", SPC_SEV_CRITICAL);
     add(t, &a);
     ck_assert_uint_eq(s.n, 3);
     spc_incidents_flush(t);
@@ -407,8 +406,8 @@ START_TEST(auto_resolve)
     add(t, &a);
     ck_assert_str_eq(s.r[1].id, first);
     ck_assert_int_eq(s.r[1].state, SPC_INC_RESOLVED);
-    mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 24 * 60 + 2, "ST-02",
-       "FX-2B", "3.4.2", "fixture", "FX-2B", SPC_SEV_WARNING);
+    mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 24 * 60 + 2, "ST-02", "FX-2B",
+       "3.4.2", "fixture", "FX-2B", SPC_SEV_WARNING);
     add(t, &a);
     ck_assert_str_ne(s.r[s.n - 1].id, first);
     ck_assert_int_eq(s.r[s.n - 1].state, SPC_INC_OPEN);
@@ -425,12 +424,12 @@ START_TEST(unit_result_follows_failures)
     struct spc_incidents *t = table(&s, &o);
     struct spc_anomaly a;
 
-    mk(&a, SPC_DET_SHEWHART, "Analog/Vref", 0, "ST-01", "FX-1A", "3.4.2",
-       NULL, NULL, SPC_SEV_CRITICAL);
+    mk(&a, SPC_DET_SHEWHART, "Analog/Vref", 0, "ST-01", "FX-1A", "3.4.2", NULL,
+       NULL, SPC_SEV_CRITICAL);
     a.passed = 0;
     add(t, &a);
-    mk(&a, SPC_DET_YIELD, "<UUT>", 20, "ST-03", "FX-3A", "3.4.2", NULL,
-       NULL, SPC_SEV_WARNING);
+    mk(&a, SPC_DET_YIELD, "<UUT>", 20, "ST-03", "FX-3A", "3.4.2", NULL, NULL,
+       SPC_SEV_WARNING);
     add(t, &a);
     ck_assert_uint_eq(live_incidents(&s), 1);
     ck_assert_uint_eq(latest(&s, s.r[0].id)->n_steps, 2);
@@ -501,8 +500,8 @@ START_TEST(trim_drops_oldest)
     for (i = 0; i < 11; i++) { /* 11 unrelated pooled shifts */
         snprintf(step[i], sizeof(step[i]), "S/%02d", i);
         snprintf(st[i], sizeof(st[i]), "ST-%02d", i); /* no storm limit */
-        mk(&a, SPC_DET_EWMA, step[i], i, st[i], "FX-1A", "3.4.2", NULL,
-           NULL, SPC_SEV_WARNING);
+        mk(&a, SPC_DET_EWMA, step[i], i, st[i], "FX-1A", "3.4.2", NULL, NULL,
+           SPC_SEV_WARNING);
         add(t, &a);
     }
     ck_assert_uint_eq(spc_incidents_count(t), 10);
@@ -512,8 +511,7 @@ START_TEST(trim_drops_oldest)
 }
 END_TEST
 
-static int blob_cb(const char *id, const void *blob, size_t len,
-                   void *opaque)
+static int blob_cb(const char *id, const void *blob, size_t len, void *opaque)
 {
     struct spc_buf *b = opaque;
 
@@ -532,9 +530,9 @@ static int import_lines(struct spc_incidents *t, const struct spc_buf *b)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
 
-        ck_assert_int_eq(spc_incidents_import(t, p, (size_t)(nl - p), err,
-                                              sizeof(err)),
-                         SPC_OK);
+        ck_assert_int_eq(
+            spc_incidents_import(t, p, (size_t)(nl - p), err, sizeof(err)),
+            SPC_OK);
         p = nl + 1;
         n++;
     }
@@ -557,8 +555,8 @@ START_TEST(export_import_round_trip)
     mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 0, "ST-02", "FX-2B", "3.4.2",
        "fixture", "FX-2B", SPC_SEV_WARNING);
     add(t, &a);
-    mk(&a, SPC_DET_SHEWHART, "Power/PA Supply", 1, "ST-02", "FX-2B",
-       "3.4.2", NULL, NULL, SPC_SEV_CRITICAL);
+    mk(&a, SPC_DET_SHEWHART, "Power/PA Supply", 1, "ST-02", "FX-2B", "3.4.2",
+       NULL, NULL, SPC_SEV_CRITICAL);
     a.passed = 0;
     add(t, &a);
     mk(&a, SPC_DET_EWMA, "RF/TX Power", 2, "ST-04", "FX-4A", "3.5.0", NULL,
@@ -573,9 +571,9 @@ START_TEST(export_import_round_trip)
     adv.n_actions = 1;
     ck_assert_int_eq(spc_incidents_apply_llm(t, s.r[0].id, &adv), SPC_OK);
     ck_assert_int_eq(s.r[s.n - 1].has_llm, 1);
-    ck_assert_int_eq(spc_incidents_apply_llm(
-                         t, "0123456789abcdef0123456789abcdef", &adv),
-                     SPC_ERR_NOTFOUND);
+    ck_assert_int_eq(
+        spc_incidents_apply_llm(t, "0123456789abcdef0123456789abcdef", &adv),
+        SPC_ERR_NOTFOUND);
 
     spc_buf_init(&b1);
     spc_buf_init(&b2);
@@ -590,8 +588,8 @@ START_TEST(export_import_round_trip)
     memset(&s2, 0, sizeof(s2));
     spc_incidents_set_sink(u, sink_cb, &s2);
     spc_incidents_set_sink(t, sink_cb, &s);
-    mk(&a, SPC_DET_SUBGROUP, "Power/PA Supply", 3, "ST-02", "FX-2B",
-       "3.4.2", "fixture", "FX-2B", SPC_SEV_CRITICAL);
+    mk(&a, SPC_DET_SUBGROUP, "Power/PA Supply", 3, "ST-02", "FX-2B", "3.4.2",
+       "fixture", "FX-2B", SPC_SEV_CRITICAL);
     add(t, &a);
     add(u, &a);
     spc_incidents_flush(t);
@@ -619,9 +617,9 @@ START_TEST(record_and_brief)
     json_t *root, *scope;
     json_error_t jerr;
     static const char *const fields[] = {
-        "incident_id", "revision", "state", "severity", "pattern",
-        "test_plan", "scope", "title", "summary", "opened", "updated",
-        "anomaly_count", "steps", "advice"};
+        "incident_id", "revision",      "state", "severity", "pattern",
+        "test_plan",   "scope",         "title", "summary",  "opened",
+        "updated",     "anomaly_count", "steps", "advice"};
     size_t i;
 
     mk(&a, SPC_DET_SUBGROUP, "Power/VCC 3V3", 0, "ST-02", "FX-2B", "3.4.2",
@@ -634,8 +632,8 @@ START_TEST(record_and_brief)
     root = json_loadb(s.json.data, s.json.len, 0, &jerr);
     ck_assert_msg(root != NULL, "bad JSON: %s", jerr.text);
     for (i = 0; i < SPC_ARRAY_SIZE(fields); i++)
-        ck_assert_msg(json_object_get(root, fields[i]) != NULL,
-                      "missing %s", fields[i]);
+        ck_assert_msg(json_object_get(root, fields[i]) != NULL, "missing %s",
+                      fields[i]);
     scope = json_object_get(root, "scope");
     ck_assert_str_eq(json_string_value(json_object_get(scope, "dimension")),
                      "fixture");
@@ -687,8 +685,7 @@ START_TEST(actions)
     ck_assert_int_eq(spc_incidents_action(t, &act, NULL), SPC_ERR_NOTFOUND);
 
     j = json_pack("{s:s,s:s}", "action", "explode", "incident_id", "x");
-    ck_assert_int_ne(spc_action_from_json(j, &act, err, sizeof(err)),
-                     SPC_OK);
+    ck_assert_int_ne(spc_action_from_json(j, &act, err, sizeof(err)), SPC_OK);
     ck_assert_ptr_nonnull(strstr(err, "action"));
     json_decref(j);
     finish(t, &s);

@@ -70,8 +70,9 @@ static json_t *random_value(struct t_rng *r, int depth);
 static json_t *random_string(struct t_rng *r)
 {
     static const char *const pieces[] = {
-        "a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\xc3\xa9",
-        "\xe2\x82\xac", "\xf0\x9f\x98\x80", "VCC 3V3", "{", "]", ":"};
+        "a",       "Z",  " ",    "\"",       "\\",           "/",
+        "\n",      "\t", "\x01", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "VCC 3V3", "{",  "]",    ":"};
     char buf[128] = "";
     int n = (int)(t_unif(r) * 8), i;
 
@@ -161,12 +162,29 @@ END_TEST
  * fast path and its boundaries: 2^53, 10^22, 19 digits). */
 START_TEST(numbers_match_strtod)
 {
-    static const char *const fixed[] = {
-        "0.1", "0.2", "0.3", "1e22", "1e23", "9007199254740993",
-        "9007199254740993.0", "4.35", "2.675", "1.7976931348623157e308",
-        "2.2250738585072014e-308", "4.9e-324", "1e-400", "123456789012345678",
-        "1234567890123456789.5", "0.000000000000000000001", "-0.0", "3.3036",
-        "12.600", "1.23456789e-7", "8.98", "0.1e1", "10E-2"};
+    static const char *const fixed[] = {"0.1",
+                                        "0.2",
+                                        "0.3",
+                                        "1e22",
+                                        "1e23",
+                                        "9007199254740993",
+                                        "9007199254740993.0",
+                                        "4.35",
+                                        "2.675",
+                                        "1.7976931348623157e308",
+                                        "2.2250738585072014e-308",
+                                        "4.9e-324",
+                                        "1e-400",
+                                        "123456789012345678",
+                                        "1234567890123456789.5",
+                                        "0.000000000000000000001",
+                                        "-0.0",
+                                        "3.3036",
+                                        "12.600",
+                                        "1.23456789e-7",
+                                        "8.98",
+                                        "0.1e1",
+                                        "10E-2"};
     struct t_rng r;
     struct spc_jdoc d;
     char buf[96], doc[128], err[128];
@@ -183,8 +201,9 @@ START_TEST(numbers_match_strtod)
         } else {
             int digits = 1 + (int)(t_unif(&r) * 20), k, pos;
 
-            pos = snprintf(buf, sizeof(buf), "%s%d.", t_unif(&r) < 0.3 ? "-" : "",
-                           (int)(t_unif(&r) * 1000));
+            pos =
+                snprintf(buf, sizeof(buf), "%s%d.", t_unif(&r) < 0.3 ? "-" : "",
+                         (int)(t_unif(&r) * 1000));
             for (k = 0; k < digits; k++)
                 buf[pos++] = (char)('0' + (int)(t_unif(&r) * 10));
             buf[pos] = '\0';
@@ -228,8 +247,8 @@ START_TEST(errors)
         {"[\"\\u0000\"]", "\\u0000"},
         {"[\"a\x01\"]", "control character"},
         {"[\"\xc3\"]", "UTF-8"},
-        {"[\"\xed\xa0\x80\"]", "UTF-8"},   /* an encoded surrogate */
-        {"[\"\xc0\xaf\"]", "UTF-8"},       /* overlong */
+        {"[\"\xed\xa0\x80\"]", "UTF-8"},     /* an encoded surrogate */
+        {"[\"\xc0\xaf\"]", "UTF-8"},         /* overlong */
         {"[\"\xf4\x90\x80\x80\"]", "UTF-8"}, /* above U+10FFFF */
         {"[9223372036854775808]", "too big integer"},
         {"[1e999]", "overflow"},
@@ -279,8 +298,8 @@ START_TEST(nesting_limit_and_duplicates)
     ck_assert_ptr_nonnull(strstr(err, "depth"));
     free(deep);
     /* the last of duplicate keys wins, as in jansson */
-    root = spc_json_parse(&d, "{\"a\":1,\"b\":2,\"a\":3}", 19, err,
-                          sizeof(err));
+    root =
+        spc_json_parse(&d, "{\"a\":1,\"b\":2,\"a\":3}", 19, err, sizeof(err));
     ck_assert_ptr_nonnull(root);
     ck_assert(spc_jobj_get(root, "a")->u.i == 3);
     ck_assert_ptr_null(spc_jobj_get(root, "c"));
@@ -297,8 +316,9 @@ START_TEST(measure_values)
     double x = 0;
 
     spc_jdoc_init(&d);
-    root = spc_json_parse(&d, "[3.3, \" 4.5 \", \"NaN\", null, true, 7, "
-                              "\"Infinity\", \"1e999\", \"\"]",
+    root = spc_json_parse(&d,
+                          "[3.3, \" 4.5 \", \"NaN\", null, true, 7, "
+                          "\"Infinity\", \"1e999\", \"\"]",
                           61, err, sizeof(err));
     ck_assert_msg(root != NULL, "%s", err);
     v = spc_jfirst(root);

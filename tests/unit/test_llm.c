@@ -72,7 +72,10 @@ static const char GOOD[] =
 
 /* ---- helpers ---- */
 
-static int64_t now_ms(void) { return spc_now_mono_ms(); }
+static int64_t now_ms(void)
+{
+    return spc_now_mono_ms();
+}
 
 static void sleep_ms(long ms)
 {

@@ -58,9 +58,8 @@ static void fx_fini(struct fixture *f)
     spc_config_destroy(f->cfg);
 }
 
-static const struct spc_event *find(const struct spc_batch *b,
-                                    const char *step, const char *meas,
-                                    int nth)
+static const struct spc_event *find(const struct spc_batch *b, const char *step,
+                                    const char *meas, int nth)
 {
     size_t i;
 
@@ -99,8 +98,8 @@ START_TEST(test_wsjf_header_fields_on_every_event)
     size_t i;
 
     fx_init(&f);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     for (i = 0; i < f.b.n; i++) {
         const struct spc_event *e = &f.b.ev[i];
 
@@ -147,18 +146,18 @@ START_TEST(test_wsjf_numeric_fields_and_paths)
     struct fixture f;
 
     fx_init(&f);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
-    check_num(find(&f.b, "Power/VCC 3V3", "VCC 3V3", 0), 3.301, "V", "GELE",
-              1, 3.2, 1, 3.4, 'P', 1);
-    check_num(find(&f.b, "Power/Ripple", "Ripple", 0), 12.5, "mV", "LE", 1,
-              50, 0, 0, 'P', 1);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
+    check_num(find(&f.b, "Power/VCC 3V3", "VCC 3V3", 0), 3.301, "V", "GELE", 1,
+              3.2, 1, 3.4, 'P', 1);
+    check_num(find(&f.b, "Power/Ripple", "Ripple", 0), 12.5, "mV", "LE", 1, 50,
+              0, 0, 'P', 1);
     check_num(find(&f.b, "Power/Leakage", "Leakage", 0), 1.7, "uA", "LT", 1,
               1.0, 0, 0, 'F', 0);
-    check_num(find(&f.b, "Power/Rails", "5V", 0), 5.01, "V", "GELE", 1, 4.9,
-              1, 5.1, 'P', 1);
-    check_num(find(&f.b, "Power/Rails", "12V", 0), 12.02, "V", "GE", 1, 11.5,
-              0, 0, 'P', 1);
+    check_num(find(&f.b, "Power/Rails", "5V", 0), 5.01, "V", "GELE", 1, 4.9, 1,
+              5.1, 'P', 1);
+    check_num(find(&f.b, "Power/Rails", "12V", 0), 12.02, "V", "GE", 1, 11.5, 0,
+              0, 'P', 1);
     check_num(find(&f.b, "Clock/Oscillator/Frequency", "Frequency", 0),
               24.000012, "MHz", "GELE", 1, 23.9999, 1, 24.0001, 'P', 1);
     check_num(find(&f.b, "Clock/Oscillator/Startup", "Startup", 0), 1.25, "ms",
@@ -179,8 +178,8 @@ START_TEST(test_wsjf_string_values_are_invalid_not_errors)
     const struct spc_event *e;
 
     fx_init(&f);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     e = find(&f.b, "Power/Rails", "1V8", 0);
     ck_assert_ptr_nonnull(e);
     ck_assert_int_eq(e->kind, SPC_KIND_NUMERIC);
@@ -205,8 +204,8 @@ START_TEST(test_wsjf_loop_iterations_share_one_key)
     int i;
 
     fx_init(&f);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     for (i = 0; i < 3; i++)
         check_num(find(&f.b, "Current", "Current", i), v[i], "A", "GELE", 1,
                   0.05, 1, 0.15, 'P', 1);
@@ -222,8 +221,8 @@ START_TEST(test_wsjf_boolean_and_uut_are_attributes)
     const struct spc_event *e;
 
     fx_init(&f);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     e = find(&f.b, "Power/PowerGood", "PowerGood", 0);
     ck_assert_ptr_nonnull(e);
     ck_assert_int_eq(e->kind, SPC_KIND_ATTRIBUTE);
@@ -245,8 +244,8 @@ START_TEST(test_wsjf_le_lt_limits_are_upper_spec)
     struct spc_spec sp;
 
     fx_init(&f);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     spc_event_spec(find(&f.b, "Power/Ripple", "Ripple", 0), &sp);
     ck_assert(!sp.has_lsl && sp.has_usl && sp.usl == 50);
     spc_event_spec(find(&f.b, "Power/Leakage", "Leakage", 0), &sp);
@@ -265,8 +264,8 @@ START_TEST(test_wsjf_repair_report_is_skipped)
 
     fx_init(&f);
     json_object_set_new(f.report, "type", json_string("R"));
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     ck_assert_int_eq(f.b.repair, 1);
     ck_assert_uint_eq(f.b.n, 0);
     fx_fini(&f);
@@ -309,8 +308,8 @@ START_TEST(test_wsjf_duplicate_sibling_names_are_numbered)
     steps = json_object_get(json_object_get(f.report, "root"), "steps");
     copy = json_deep_copy(json_array_get(steps, 0));
     json_array_append_new(steps, copy);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     e = find(&f.b, "Power#2/VCC 3V3", "VCC 3V3", 0);
     ck_assert_ptr_nonnull(e);
     ck_assert(e->value == 3.301);
@@ -350,12 +349,10 @@ static void expect_error(const char *mutation_path, json_t *value,
         json_object_set_new(node, p, value);
     else
         json_object_del(node, p);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
-        SPC_ERR_INVALID);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_ERR_INVALID);
     ck_assert_msg(strstr(f.err, expect_in_err) != NULL,
-                  "error \"%s\" does not contain \"%s\"", f.err,
-                  expect_in_err);
+                  "error \"%s\" does not contain \"%s\"", f.err, expect_in_err);
     ck_assert_uint_eq(f.b.n, 0); /* all or nothing */
     fx_fini(&f);
 }
@@ -398,9 +395,8 @@ START_TEST(test_wsjf_deep_nesting_is_rejected)
         json_array_append_new(json_object_get(seq, "steps"), child);
         seq = child;
     }
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
-        SPC_ERR_INVALID);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(f.err, "deeper than 64"));
     fx_fini(&f);
 }
@@ -419,9 +415,9 @@ START_TEST(test_wsjf_invalid_json_bytes)
     ck_assert_int_eq(
         spc_wsjf_flatten_buf("[]", 2, &f.o, &f.b, f.err, sizeof(f.err)),
         SPC_ERR_INVALID);
-    ck_assert_int_eq(spc_wsjf_flatten_buf("", 0, &f.o, &f.b, f.err,
-                                          sizeof(f.err)),
-                     SPC_ERR_PARSE);
+    ck_assert_int_eq(
+        spc_wsjf_flatten_buf("", 0, &f.o, &f.b, f.err, sizeof(f.err)),
+        SPC_ERR_PARSE);
     fx_fini(&f);
 }
 END_TEST
@@ -435,13 +431,13 @@ START_TEST(test_wsjf_allocation_failure_sweep)
 
     fx_init(&f);
     spc_alloc_fail_after(0);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     spc_batch_fini(&f.b);
     spc_batch_init(&f.b);
     spc_alloc_fail_after(1000000);
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     total = spc_alloc_fail_after(0);
     ck_assert_uint_gt(total, 0);
     for (n = 1; n <= total; n++) {
@@ -456,8 +452,8 @@ START_TEST(test_wsjf_allocation_failure_sweep)
                       spc_err2str(err));
         ck_assert_uint_eq(f.b.n, 0);
     }
-    ck_assert_int_eq(
-        flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)), SPC_OK);
+    ck_assert_int_eq(flatten_json(f.report, &f.o, &f.b, f.err, sizeof(f.err)),
+                     SPC_OK);
     ck_assert_uint_eq(f.b.n, 16);
     fx_fini(&f);
 }
