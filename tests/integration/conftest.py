@@ -127,7 +127,8 @@ def last_revisions(lines: list[str]) -> dict[str, dict[str, Any]]:
 class Pipeline:
     """Per-test topics, group and Redis prefix; `spcstream run` processes on them."""
 
-    def __init__(self, services: dict[str, Service], workdir: Path, fmt: str) -> None:
+    def __init__(self, services: dict[str, Service], workdir: Path, fmt: str,
+                 create_reports: bool = True) -> None:
         tag = uuid.uuid4().hex[:8]
         self.services, self.workdir, self.tag = services, workdir, tag
         self.topics = {n: f"it{tag}.{n}" for n in
@@ -145,7 +146,13 @@ class Pipeline:
         self.config_path.write_text(json.dumps(self.config))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
-        kafka_io.create(self.topics["reports"], 1)
+        if create_reports:
+            kafka_io.create(self.topics["reports"], 1)
+
+    def set_run(self, **kw: Any) -> None:
+        """Change "run" options of the config before start()."""
+        self.config["run"].update(kw)
+        self.config_path.write_text(json.dumps(self.config))
 
     def start(self, name: str = "a", *extra: str, env: dict[str, str] | None = None) -> None:
         log = self.workdir / f"run-{self.tag}-{name}.log"
