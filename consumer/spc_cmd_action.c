@@ -71,8 +71,6 @@ int spc_cmd_action(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static const char *const kinds[] = {"ack", "resolve", "note", "rebaseline"};
-    static const char *const sections[] = {"kafka", "redis", "topics", "run",
-                                           NULL};
     const char *incident = NULL, *plan = NULL, *user = getenv("USER"),
                *note = NULL, *config = NULL, *kind;
     struct spc_config *cfg = NULL;
@@ -132,17 +130,9 @@ int spc_cmd_action(int argc, char **argv)
         fprintf(stderr, "spcstream action: note needs --note TEXT\n");
         return SPC_EXIT_USAGE;
     }
-    cfg = config ? spc_config_load(config, sections, err, sizeof(err))
-                 : spc_config_new();
-    if (!cfg) {
-        fprintf(stderr, "spcstream action: config %s: %s\n", config, err);
-        return SPC_EXIT_USAGE;
-    }
-    if (spc_run_opts_load(&o, spc_config_section(cfg, "run"),
-                          spc_config_section(cfg, "topics"),
-                          spc_config_section(cfg, "kafka"), err, sizeof(err))) {
+    if (spc_run_opts_from_file(config, &cfg, &o, err, sizeof(err))) {
         fprintf(stderr, "spcstream action: %s\n", err);
-        goto out;
+        return SPC_EXIT_USAGE;
     }
     {
         struct timespec now;

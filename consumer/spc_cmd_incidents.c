@@ -261,8 +261,6 @@ int spc_cmd_incidents(int argc, char **argv)
         {"bootstrap", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static const char *const sections[] = {"kafka", "redis", "topics", "run",
-                                           NULL};
     const char *config = NULL;
     struct spc_config *cfg = NULL;
     struct spc_run_opts o;
@@ -310,17 +308,9 @@ int spc_cmd_incidents(int argc, char **argv)
                 argv[optind]);
         return SPC_EXIT_USAGE;
     }
-    cfg = config ? spc_config_load(config, sections, err, sizeof(err))
-                 : spc_config_new();
-    if (!cfg) {
-        fprintf(stderr, "spcstream incidents: config %s: %s\n", config, err);
-        return SPC_EXIT_USAGE;
-    }
-    if (spc_run_opts_load(&o, spc_config_section(cfg, "run"),
-                          spc_config_section(cfg, "topics"),
-                          spc_config_section(cfg, "kafka"), err, sizeof(err))) {
+    if (spc_run_opts_from_file(config, &cfg, &o, err, sizeof(err))) {
         fprintf(stderr, "spcstream incidents: %s\n", err);
-        goto out;
+        return SPC_EXIT_USAGE;
     }
     rc = SPC_EXIT_RUNTIME;
     conf = rd_kafka_conf_new();

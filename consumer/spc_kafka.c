@@ -11,6 +11,7 @@
  */
 #define _DEFAULT_SOURCE /* gethostname */
 #include "spc_kafka.h"
+#include "spc_config.h"
 #include "spc_log.h"
 
 #include <stdint.h>
@@ -681,4 +682,33 @@ const void *spc_kafka_header(const rd_kafka_message_t *m, const char *name,
         rd_kafka_header_get_last(h, name, &v, len))
         return NULL;
     return v;
+}
+
+spc_err_t spc_run_opts_from_file(const char *path, struct spc_config **cfg,
+                                 struct spc_run_opts *o, char *errstr,
+                                 size_t errstr_size)
+{
+    static const char *const sections[] = {"kafka", "redis", "topics", "run",
+                                           NULL};
+    struct spc_config *c;
+    char why[512];
+    spc_err_t e;
+
+    memset(o, 0, sizeof(*o));
+    c = path ? spc_config_load(path, sections, why, sizeof(why))
+             : spc_config_new();
+    if (!c) {
+        oerr(errstr, errstr_size, "config: %s", path ? why : "out of memory");
+        return SPC_ERR_INVALID;
+    }
+    e = spc_run_opts_load(o, spc_config_section(c, "run"),
+                          spc_config_section(c, "topics"),
+                          spc_config_section(c, "kafka"), errstr, errstr_size);
+    if (e) {
+        spc_run_opts_fini(o);
+        spc_config_destroy(c);
+        return e;
+    }
+    *cfg = c;
+    return SPC_OK;
 }

@@ -60,6 +60,18 @@ spc_err_t spc_run_opts_load(struct spc_run_opts *o, const json_t *run,
                             const json_t *topics, const json_t *kafka,
                             char *errstr, size_t errstr_size) SPC_WUR;
 void spc_run_opts_fini(struct spc_run_opts *o);
+
+struct spc_config;
+/**
+ * @brief For the Kafka client commands (action, incidents): load the config
+ * file @p path (NULL: defaults) and its run/topics/kafka sections.
+ * @param cfg returns owned (spc_config_destroy()) on success.
+ * @returns SPC_OK, or an error with the reason (JSON path) in errstr;
+ *   nothing to free then.
+ */
+spc_err_t spc_run_opts_from_file(const char *path, struct spc_config **cfg,
+                                 struct spc_run_opts *o, char *errstr,
+                                 size_t errstr_size) SPC_WUR;
 /** Parse "normalize,detect,incident" (or "all"). @returns mask or 0. */
 unsigned spc_stages_parse(const char *s);
 
