@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,6 +84,7 @@ def services() -> Iterator[dict[str, Service]]:
                 s.stop()
             except RuntimeError as e:  # report, keep stopping the others
                 print(f"warning: {e}", file=sys.stderr)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 FLEET_FAULTS = [

@@ -60,6 +60,7 @@ def test_mock_cluster_faults(services: dict[str, Service], fleet: dict[str, Any]
     a few seconds, each in a different third of the stream: the daemon rides them out
     (retries, backoff) and the anomalies are exactly replay's, none lost or changed."""
     mc = MockCluster(3)
+    p: Pipeline | None = None
     try:
         monkeypatch.setenv("SPCSTREAM_BOOTSTRAP_SERVERS", mc.bootstrap)
         p = Pipeline(services, tmp_path, "json", create_reports=False)
@@ -98,4 +99,6 @@ def test_mock_cluster_faults(services: dict[str, Service], fleet: dict[str, Any]
         assert "Disconnected" in log or "Connection refused" in log, log
         assert_anomalies(p, fleet)
     finally:
+        if p is not None:
+            p.stop_all()
         mc.close()
