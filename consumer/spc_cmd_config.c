@@ -5,6 +5,8 @@
 #include "spc_cli.h"
 
 #include "spc_config.h"
+#include "spc_incident.h"
+#include "spc_llm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,23 @@ static void help(void)
            "sections);\n"
            "                 errors name the JSON path\n"
            "  --defaults     print the built-in engine defaults as JSON\n");
+}
+
+/* The sections parsed outside spc_config: incidents, llm, and the daemon's
+ * (when built).  @returns 0 or -1 with the reason in @p err. */
+static int check_sections(const struct spc_config *cfg, char *err, size_t n)
+{
+    struct spc_incident_opts io;
+    struct spc_llm_opts lo;
+
+    if (spc_incident_opts_from_json(spc_config_section(cfg, "incidents"), &io,
+                                    err, n) != SPC_OK)
+        return -1;
+    if (spc_llm_opts_from_json(spc_config_section(cfg, "llm"), &lo, err, n) !=
+        SPC_OK)
+        return -1;
+    spc_llm_opts_fini(&lo);
+    return spc_daemon_config_check(cfg, err, n);
 }
 
 static const char *const daemon_sections[] = {"kafka", "redis", "topics", "run",
@@ -46,7 +65,7 @@ int spc_cmd_config(int argc, char **argv)
             fprintf(stderr, "spcstream config: %s: %s\n", argv[2], err);
             return SPC_EXIT_USAGE;
         }
-        if (spc_daemon_config_check(cfg, err, sizeof(err))) {
+        if (check_sections(cfg, err, sizeof(err))) {
             fprintf(stderr, "spcstream config: %s: %s\n", argv[2], err);
             spc_config_destroy(cfg);
             return SPC_EXIT_USAGE;
