@@ -193,52 +193,80 @@ double spc_ring_mad(const struct spc_ring *r, double med)
     return (n & 1) ? kth : 0.5 * (kth + next);
 }
 
-/* Number of deviations |x - med| < d, each computed exactly as
- * spc_ring_mad() computes it (x - med right of the split, med - x left of
- * it), so the answer agrees with the MAD itself under rounding: deviations
- * grow away from the split on both sides, so one binary search per side. */
-static uint32_t count_dev_below(const struct spc_ring *r, double med,
-                                double d)
+/* Deviation of the value at sorted position @p i, computed as spc_ring_mad()
+ * computes it: x - med right of the split, med - x left of it. */
+static inline double dev_at(const struct spc_ring *r, uint32_t split,
+                            uint32_t i, double med)
 {
-    uint32_t split = spc_ring_rank_lt(r, med), n = r->nvalid;
-    uint32_t lo = split, hi = n, right, left;
+    double x = spc_ring_select(r, i);
+
+    return i >= split ? x - med : med - x;
+}
+
+/* Number of deviations |x - med| < d.  Deviations grow away from the split
+ * on both sides, so the values with deviation < d are the contiguous block
+ * [left, right) around it: one binary search per side. */
+static uint32_t count_dev_below(const struct spc_ring *r, double med, double d,
+                                uint32_t split)
+{
+    uint32_t n = r->nvalid, lo = split, hi = n, right;
 
     while (lo < hi) { /* first i >= split with x_i - med >= d */
         uint32_t mid = lo + (hi - lo) / 2;
 
-        if (spc_ring_select(r, mid) - med < d)
+        if (dev_at(r, split, mid, med) < d)
             lo = mid + 1;
         else
             hi = mid;
     }
-    right = lo - split;
+    right = lo;
     lo = 0;
     hi = split;
     while (lo < hi) { /* first j < split with med - x_j < d */
         uint32_t mid = lo + (hi - lo) / 2;
 
-        if (med - spc_ring_select(r, mid) < d)
+        if (dev_at(r, split, mid, med) < d)
             hi = mid;
         else
             lo = mid + 1;
     }
-    left = split - lo;
-    return right + left;
+    return right - lo;
+}
+
+/* Can the block of deviations < d around the split hold @p t values?  If
+ * it does, one of its sides holds at least ceil(t / 2) of them, so one of
+ * the two positions that far from the split is in it (a necessary
+ * condition, checked with two probes instead of two searches). */
+static int block_may_hold(const struct spc_ring *r, double med, double d,
+                          uint32_t split, uint32_t t)
+{
+    uint32_t q = (t + 1) / 2;
+
+    if (q == 0)
+        return 1;
+    if (split + q - 1 < r->nvalid && dev_at(r, split, split + q - 1, med) < d)
+        return 1;
+    return q <= split && dev_at(r, split, split - q, med) < d;
 }
 
 int spc_ring_mad_below(const struct spc_ring *r, double med, double d)
 {
-    uint32_t n = r->nvalid, below, need;
+    uint32_t n = r->nvalid, below, need, split;
 
     if (n == 0 || !(d > 0) || isnan(med))
         return 0;
-    below = count_dev_below(r, med, d);
+    split = spc_ring_rank_lt(r, med);
     need = n / 2 + 1; /* 1-based rank of the upper middle deviation */
+    /* the answer is 0 unless at least n/2 (even n) or need (odd n)
+     * deviations are below d: the usual case, decided with two probes */
+    if (!block_may_hold(r, med, d, split, (n & 1) ? need : n / 2))
+        return 0;
+    below = count_dev_below(r, med, d, split);
     if (n & 1)
         return below >= need; /* the middle deviation is below d */
     if (below >= need)
         return 1; /* both middle deviations are below d */
     if (below < n / 2)
-        return 0; /* the lower middle one is already >= d */
+        return 0;                    /* the lower middle one is already >= d */
     return spc_ring_mad(r, med) < d; /* exactly one of them: compute */
 }
