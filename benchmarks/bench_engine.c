@@ -43,10 +43,9 @@ static void make_meta(struct meta_pool *m)
 static const char *config_for(const char *which)
 {
     static char buf[2048];
-    static const char *names[] = {"shewhart", "robust_z", "ewma",
-                                  "cusum", "trend", "variance", "yield",
-                                  "near_limit", "subgroup", "runs",
-                                  "flatline"};
+    static const char *names[] = {
+        "shewhart", "robust_z",   "ewma",     "cusum", "trend",   "variance",
+        "yield",    "near_limit", "subgroup", "runs",  "flatline"};
     size_t i;
     int n;
 
@@ -182,8 +181,7 @@ int main(int argc, char **argv)
         spc_engine_set_sink(e, sink, &alarms);
         b_seed(&r, 12345 + i);
         unit = 0;
-        warm = cfg->defaults.warmup + cfg->defaults.base_max +
-               cfg->buffer_size;
+        warm = cfg->defaults.warmup + cfg->defaults.base_max + cfg->buffer_size;
         feed(e, steps, keys, warm, &unit, &r, &mp);
         secs = feed(e, steps, keys, rounds, &unit, &r, &mp);
         rate[i] = rounds * (double)keys / secs;

@@ -81,8 +81,8 @@ enum spc_severity spc_severity_of(double score, double threshold, double value,
     double ratio = threshold > 0 ? fabs(score) / threshold : 1.0;
 
     if (spec && isfinite(value)) {
-        double range = spec->has_lsl && spec->has_usl ? spec->usl - spec->lsl
-                                                      : 0.0;
+        double range =
+            spec->has_lsl && spec->has_usl ? spec->usl - spec->lsl : 0.0;
 
         if ((spec->has_lsl && value < spec->lsl) ||
             (spec->has_usl && value > spec->usl))
@@ -169,8 +169,8 @@ void spc_anomaly_to_json(const struct spc_anomaly *a, struct spc_buf *b)
     key_num(b, "score", a->score);
     key_num(b, "threshold", a->threshold);
     key_str(b, "direction", spc_direction_name(a->direction));
-    spc_buf_printf(b, ",\"seq\":%llu,\"subgroup\":",
-                   (unsigned long long)a->seq);
+    spc_buf_printf(b,
+                   ",\"seq\":%llu,\"subgroup\":", (unsigned long long)a->seq);
     if (a->sg_dim) {
         spc_buf_puts(b, "{\"dimension\":");
         spc_json_str(b, a->sg_dim);
@@ -278,9 +278,9 @@ spc_err_t spc_anomaly_from_json(const json_t *obj, const struct spc_dims *dims,
     a->rule = (int)json_integer_value(json_object_get(obj, "rule"));
     a->check = jstr(obj, "check");
     sev = jstr(obj, "severity");
-    a->severity = spc_severity_find(sev) < 0 ? SPC_SEV_INFO
-                                              : (enum spc_severity)
-                                                    spc_severity_find(sev);
+    a->severity = spc_severity_find(sev) < 0
+                      ? SPC_SEV_INFO
+                      : (enum spc_severity)spc_severity_find(sev);
     a->test_plan = jstr(obj, "test_plan");
     a->test_step = jstr(obj, "test_step");
     a->measurement = jstr(obj, "measurement");

@@ -26,12 +26,7 @@ const char *spc_severity_name(enum spc_severity s);
 /** @returns severity named @p s, or -1. */
 int spc_severity_find(const char *s);
 
-enum spc_direction {
-    SPC_DIR_NONE = 0,
-    SPC_DIR_UP,
-    SPC_DIR_DOWN,
-    SPC_DIR_BOTH
-};
+enum spc_direction { SPC_DIR_NONE = 0, SPC_DIR_UP, SPC_DIR_DOWN, SPC_DIR_BOTH };
 
 const char *spc_direction_name(enum spc_direction d);
 
@@ -56,8 +51,8 @@ struct spc_breakdown {
  *  can show baseline vs recent statistics and where values differ without
  *  access to the key state. */
 struct spc_anomaly_ctx {
-    uint32_t window_n;   /* events in the recent window (0: no context) */
-    double recent_mean;  /* of valid values (NaN if none) */
+    uint32_t window_n;  /* events in the recent window (0: no context) */
+    double recent_mean; /* of valid values (NaN if none) */
     double recent_sd;
     double recent_yield;
     double baseline_mean, baseline_sigma, baseline_yield;

@@ -83,8 +83,6 @@ void spc_json_key(struct spc_buf *b, const char *key);
  *  non-finite values. @returns the length written. */
 size_t spc_fmt_double(char *out, size_t size, double v);
 
-
-
 /*
  * Chunked arena: bump allocation of bytes that never move; freed all at
  * once.  spc_arena_reset() keeps the largest chunk for reuse.

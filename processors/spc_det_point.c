@@ -142,8 +142,8 @@ void spc_det_robust_z(struct spc_dctx *c)
         /* MAD == 0 (more than half the window is one value): judge with
          * the mean absolute deviation instead, or not at all */
         scale = mean_abs_dev(r, med);
-        on = scale > 0 && fabs(c->x - med) / (scale + p->rz_eps) >
-                              p->rz_threshold;
+        on = scale > 0 &&
+             fabs(c->x - med) / (scale + p->rz_eps) > p->rz_threshold;
     }
     if (!spc_edge(&c->k->active, SPC_DET_ROBUST_Z, on))
         return;
@@ -249,7 +249,7 @@ static void cusum_fire(struct spc_dctx *c, int up, double cval, uint32_t run)
     a.score = cval;
     a.threshold = c->p->cusum_h;
     a.direction = up ? SPC_DIR_UP : SPC_DIR_DOWN;
-    a.severity = shift >= 2.0 ? SPC_SEV_CRITICAL
+    a.severity = shift >= 2.0   ? SPC_SEV_CRITICAL
                  : shift >= 1.0 ? SPC_SEV_WARNING
                                 : SPC_SEV_INFO;
     if (spc_severity_of(0, 1, c->x, &c->k->spec) == SPC_SEV_CRITICAL)

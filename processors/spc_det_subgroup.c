@@ -228,8 +228,8 @@ spc_err_t spc_sg_restore(struct spc_key *k, const struct spc_sg *entries,
     for (i = 0; i < n; i++) {
         struct spc_sg *g = sg_find(k, entries[i].value, entries[i].dim);
 
-        if (!g && !(g = sg_add_entry(k, entries[i].value, entries[i].dim,
-                                     &err)))
+        if (!g &&
+            !(g = sg_add_entry(k, entries[i].value, entries[i].dim, &err)))
             return err;
         g->active = entries[i].active;
         g->b[0] = entries[i].b[0];
@@ -283,10 +283,10 @@ struct sgw {
 struct sgs {
     struct spc_sg *g;
     unsigned dim;
-    struct sgw w, t;       /* the subgroup's and the whole window's sums */
-    double ng, nr;      /* valid samples */
-    double mg, mr;      /* means (centred) */
-    double vg, vr;      /* variances; 0 until computed */
+    struct sgw w, t; /* the subgroup's and the whole window's sums */
+    double ng, nr;   /* valid samples */
+    double mg, mr;   /* means (centred) */
+    double vg, vr;   /* variances; 0 until computed */
 };
 
 /* Result of one test on one subgroup. */
@@ -412,8 +412,8 @@ static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
     t->dir = -1;
     if (hold)
         return 1;
-    t->pv = SPC_MIN(1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F,
-                                              (uint32_t)s->w.ne));
+    t->pv = SPC_MIN(
+        1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F, (uint32_t)s->w.ne));
     return t->pv < c->p->sg_alpha;
 }
 
@@ -545,8 +545,8 @@ static void set_active(struct spc_key *k, struct spc_sg *g, unsigned test,
         k->sg_active_any--;
 }
 
-typedef int (*sg_test_fn)(const struct spc_dctx *, struct sgs *,
-                          struct sgt *, double, uint32_t);
+typedef int (*sg_test_fn)(const struct spc_dctx *, struct sgs *, struct sgt *,
+                          double, uint32_t);
 
 /* A fixture sits on one station: when the station of the event is also
  * significant the same way with an effect of at least 60 % of the

@@ -169,8 +169,8 @@ void spc_det_trend(struct spc_dctx *c)
         return;
     slope = (k->tr_siy - k->tr_s1 * k->tr_sy / n) / sxx;
     t = slope * sqrt(sxx) / c->sigma; /* known-sigma t of the slope */
-    active = ((k->active >> SPC_DET_TREND) | (k->active >> SPC_ACT_TREND_DN)) &
-             1;
+    active =
+        ((k->active >> SPC_DET_TREND) | (k->active >> SPC_ACT_TREND_DN)) & 1;
     if (k->tr_mk_wait)
         k->tr_mk_wait--;
     else if (!active && fabs(t) > zc &&
@@ -298,7 +298,7 @@ void spc_det_variance(struct spc_dctx *c)
     if (spc_latch(&k->active, SPC_DET_VARIANCE, q > hi, q < (1.0 + hi) / 2,
                   &k->var_quiet, SPC_MIN(255u, w / 2)))
         variance_fire(c, 1, q, m);
-    if (spc_latch(&k->active, SPC_ACT_VAR_DN, q < lo, q > (1.0 + lo) / 2,
+    if (spc_latch(&k->active, SPC_ACT_VAR_DN, q<lo, q>(1.0 + lo) / 2,
                   &k->var_quiet, SPC_MIN(255u, w / 2)))
         variance_fire(c, 0, q, m);
 }
@@ -394,8 +394,8 @@ void spc_det_near_limit(struct spc_dctx *c)
     near_side(c, 0, k->nl_lo, pb);
 }
 
-static void flat_fire(struct spc_dctx *c, int stuck, double score,
-                      double thr, double rate, uint32_t cnt)
+static void flat_fire(struct spc_dctx *c, int stuck, double score, double thr,
+                      double rate, uint32_t cnt)
 {
     struct spc_anomaly a;
     char name[256], where[160], val[64];
@@ -448,8 +448,8 @@ static void flat_stuck(struct spc_dctx *c)
     lq = (k->flat_run - 1.0) * log(q);
     on = k->flat_run >= c->p->flat_min_run && lq < c->p->d_flat_log_alpha;
     if (spc_edge(&k->active, SPC_DET_FLATLINE, on))
-        flat_fire(c, 1, -lq / log(10.0), -c->p->d_flat_log_alpha / log(10.0),
-                  q, k->flat_run);
+        flat_fire(c, 1, -lq / log(10.0), -c->p->d_flat_log_alpha / log(10.0), q,
+                  k->flat_run);
 }
 
 static void flat_invalid(struct spc_dctx *c)

@@ -29,7 +29,7 @@ static void yield_fire(struct spc_dctx *c, double p0, double pr, double pv,
     a.score = drop;
     a.threshold = p->yield_min_drop_abs;
     a.direction = SPC_DIR_DOWN;
-    a.severity = drop >= 3.0 * p->yield_min_drop_abs ? SPC_SEV_CRITICAL
+    a.severity = drop >= 3.0 * p->yield_min_drop_abs   ? SPC_SEV_CRITICAL
                  : drop >= 1.5 * p->yield_min_drop_abs ? SPC_SEV_WARNING
                                                        : SPC_SEV_INFO;
     spc_anomaly_evidence(&a, "baseline_yield", p0);
@@ -70,8 +70,8 @@ void spc_det_yield(struct spc_dctx *c)
     if (k->active & (1u << SPC_DET_YIELD)) {
         on = drop >= p->yield_min_drop_abs / 2; /* hysteresis */
     } else {
-        on = drop >= p->yield_min_drop_abs &&
-             drop >= p->yield_min_drop_rel * p0;
+        on =
+            drop >= p->yield_min_drop_abs && drop >= p->yield_min_drop_rel * p0;
         if (on) {
             pv = spc_binom_cdf(k->y_pass, w, p0);
             on = pv < p->yield_alpha;

@@ -20,12 +20,12 @@ struct spc_dctx {
     struct spc_key *k;
     const struct spc_params *p;
     const struct spc_event *ev;
-    uint32_t tuple;    /* metadata tuple id */
-    double x;          /* the value (valid events only) */
-    double mu, sigma;  /* baseline in force (base_ok) */
-    int base_ok;       /* baseline ready and not degenerate */
-    double widen;      /* estimation-error factor sqrt(1 + 1/n), 1 if known */
-    double nbase;      /* baseline sample count (1e9 when known) */
+    uint32_t tuple;   /* metadata tuple id */
+    double x;         /* the value (valid events only) */
+    double mu, sigma; /* baseline in force (base_ok) */
+    int base_ok;      /* baseline ready and not degenerate */
+    double widen;     /* estimation-error factor sqrt(1 + 1/n), 1 if known */
+    double nbase;     /* baseline sample count (1e9 when known) */
     const uint32_t *tuples; /* the engine's tuple table (stable during an
                                event) */
     unsigned ndims;
@@ -75,8 +75,8 @@ static inline int spc_edge(uint16_t *active, unsigned bit, int on)
  * @p bit (rising edge); once set, the bit clears only after @p off held for
  * @p need consecutive calls (counted in @p *quiet).
  */
-static inline int spc_latch(uint16_t *active, unsigned bit, int raise,
-                            int off, uint8_t *quiet, unsigned need)
+static inline int spc_latch(uint16_t *active, unsigned bit, int raise, int off,
+                            uint8_t *quiet, unsigned need)
 {
     uint16_t m = (uint16_t)(1u << bit);
 

@@ -135,8 +135,7 @@ void spc_engine_destroy(struct spc_engine *e)
     free(e);
 }
 
-void spc_engine_set_sink(struct spc_engine *e, spc_anomaly_cb *cb,
-                         void *opaque)
+void spc_engine_set_sink(struct spc_engine *e, spc_anomaly_cb *cb, void *opaque)
 {
     e->sink = cb;
     e->sink_opaque = opaque;
@@ -196,14 +195,14 @@ static void base_set_known(struct spc_key *k)
 }
 
 static spc_err_t key_init(struct spc_engine *e, struct spc_key *k,
-                          const char *plan, const char *step,
-                          const char *meas, uint8_t kind)
+                          const char *plan, const char *step, const char *meas,
+                          uint8_t kind)
 {
     char why[256];
     spc_err_t err;
 
-    if ((err = intern(e, plan, &k->plan)) || (err = intern(e, step, &k->step)) ||
-        (err = intern(e, meas, &k->meas)))
+    if ((err = intern(e, plan, &k->plan)) ||
+        (err = intern(e, step, &k->step)) || (err = intern(e, meas, &k->meas)))
         return err;
     spc_buf_reset(&e->scratch);
     spc_buf_printf(&e->scratch, "%s/%s/%s", plan, step, meas);
@@ -278,8 +277,8 @@ static spc_err_t grow_tuples(struct spc_engine *e)
     if (!s)
         return SPC_ERR_NOMEM;
     for (i = 0; i < e->ntuples; i++) {
-        j = (uint32_t)spc_hash64(&e->tuples[(size_t)i * e->ndims],
-                                 e->ndims * 4, 7) &
+        j = (uint32_t)spc_hash64(&e->tuples[(size_t)i * e->ndims], e->ndims * 4,
+                                 7) &
             (n - 1);
         while (s[j])
             j = (j + 1) & (n - 1);
@@ -532,9 +531,8 @@ static void base_estimate(struct spc_key *k)
             continue;
         spc_welford_add(&k->base.acc, s->value);
         k->base.near_n += 1;
-        k->base.near += (s->mp & (SPC_SAMPLE_NEAR_HI | SPC_SAMPLE_NEAR_LO))
-                            ? 1
-                            : 0;
+        k->base.near +=
+            (s->mp & (SPC_SAMPLE_NEAR_HI | SPC_SAMPLE_NEAR_LO)) ? 1 : 0;
     }
     k->base.counted = (uint32_t)k->base.near_n;
     k->base.mean = k->base.acc.mean;
@@ -650,12 +648,10 @@ size_t spc_engine_rebaseline(struct spc_engine *e, const char *glob)
         struct spc_key *k = e->keys[i];
 
         spc_buf_reset(&e->scratch);
-        spc_buf_printf(&e->scratch, "%s/%s/%s",
-                       spc_intern_str(e->strs, k->plan),
-                       spc_intern_str(e->strs, k->step),
-                       spc_intern_str(e->strs, k->meas));
-        if (!spc_buf_ok(&e->scratch) ||
-            !spc_glob_match(glob, e->scratch.data))
+        spc_buf_printf(
+            &e->scratch, "%s/%s/%s", spc_intern_str(e->strs, k->plan),
+            spc_intern_str(e->strs, k->step), spc_intern_str(e->strs, k->meas));
+        if (!spc_buf_ok(&e->scratch) || !spc_glob_match(glob, e->scratch.data))
             continue;
         key_restart(k);
         n++;
@@ -711,8 +707,8 @@ static void windows_slide(struct spc_dctx *c, const struct spc_sample *s)
     }
     { /* invalid values among the last flat_invalid_window events */
         uint32_t w = p->flat_invalid_window;
-        uint32_t out = k->seq > w ? (uint32_t)(k->invalid_bits >> (w - 1)) & 1
-                                  : 0;
+        uint32_t out =
+            k->seq > w ? (uint32_t)(k->invalid_bits >> (w - 1)) & 1 : 0;
 
         k->invalid_bits = (k->invalid_bits << 1) | (isnan(s->value) ? 1u : 0u);
         k->inv_count = (uint8_t)(k->inv_count + (k->invalid_bits & 1) - out);
@@ -910,8 +906,7 @@ void spc_engine_get_stats(const struct spc_engine *e,
     size_t bytes = sizeof(*e) + e->nslots * sizeof(*e->slots) +
                    e->cap_keys * sizeof(*e->keys) +
                    (size_t)e->cap_tuples * e->ndims * 4 +
-                   e->ntslots * sizeof(*e->tslots) +
-                   spc_intern_bytes(e->strs);
+                   e->ntslots * sizeof(*e->tslots) + spc_intern_bytes(e->strs);
     uint32_t i;
 
     for (i = 0; i < e->nkeys; i++)

@@ -23,11 +23,11 @@ struct spc_key;
 typedef void(spc_anomaly_cb)(const struct spc_anomaly *a, void *opaque);
 
 struct spc_engine_stats {
-    uint64_t events;   /* events processed */
-    uint64_t valid;    /* numeric events with a valid value */
-    uint64_t invalid;  /* numeric events whose value was not a number */
+    uint64_t events;    /* events processed */
+    uint64_t valid;     /* numeric events with a valid value */
+    uint64_t invalid;   /* numeric events whose value was not a number */
     uint64_t attribute; /* pass/fail-only events */
-    uint64_t keys;     /* step keys held */
+    uint64_t keys;      /* step keys held */
     uint64_t anomalies[SPC_DET__COUNT];
     uint64_t anomalies_total;
     size_t state_bytes; /* heap bytes held by key states and tables */

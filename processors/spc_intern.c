@@ -99,8 +99,7 @@ static uint32_t lookup(const struct spc_intern *t, const char *s, size_t len,
     return SPC_INTERN_NONE;
 }
 
-uint32_t spc_intern_find(const struct spc_intern *t, const char *s,
-                         size_t len)
+uint32_t spc_intern_find(const struct spc_intern *t, const char *s, size_t len)
 {
     uint32_t slot;
 

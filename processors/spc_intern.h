@@ -31,8 +31,7 @@ spc_err_t spc_intern_add(struct spc_intern *t, const char *s, size_t len,
                          uint32_t *id_out) SPC_WUR;
 
 /** @returns the id of @p s if interned, SPC_INTERN_NONE otherwise. */
-uint32_t spc_intern_find(const struct spc_intern *t, const char *s,
-                         size_t len);
+uint32_t spc_intern_find(const struct spc_intern *t, const char *s, size_t len);
 
 /** @returns the NUL-terminated string of @p id ("" for SPC_INTERN_NONE);
  *  valid until the table is destroyed. */

@@ -60,8 +60,8 @@ void spc_ring_push(struct spc_ring *r, const struct spc_sample *s);
 static inline const struct spc_sample *spc_ring_back(const struct spc_ring *r,
                                                      uint32_t age)
 {
-    uint32_t slot = r->head > age ? r->head - 1 - age
-                                  : r->head + r->cap - 1 - age;
+    uint32_t slot =
+        r->head > age ? r->head - 1 - age : r->head + r->cap - 1 - age;
 
     return &r->s[slot];
 }

@@ -82,8 +82,7 @@ START_TEST(test_anomaly_json_contract)
     o = json_loads(b.data, 0, NULL);
     ck_assert_ptr_nonnull(o);
     /* every contract field of DESIGN section 4 */
-    ck_assert_str_eq(json_string_value(json_object_get(o, "anomaly_id")),
-                     a.id);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "anomaly_id")), a.id);
     ck_assert_str_eq(json_string_value(json_object_get(o, "detector")),
                      "cusum");
     ck_assert(json_is_null(json_object_get(o, "rule")));
@@ -107,8 +106,8 @@ START_TEST(test_anomaly_json_contract)
     ck_assert(json_is_null(json_object_get(o, "subgroup")));
     ck_assert_str_eq(json_string_value(json_object_get(o, "message")),
                      "msg \"quoted\"");
-    ck_assert(json_number_value(json_object_get(
-                  json_object_get(o, "evidence"), "shift_sigma")) == 1.5);
+    ck_assert(json_number_value(json_object_get(json_object_get(o, "evidence"),
+                                                "shift_sigma")) == 1.5);
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(o, "meta"), "fixture")),
                      "FX-2B");

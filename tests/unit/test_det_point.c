@@ -222,8 +222,7 @@ START_TEST(test_det_point_one_shift_one_alarm)
     struct rig r;
     int k;
 
-    rig_init(&r, "\"ewma\":{\"enabled\":true},\"cusum\":{\"enabled\":true}",
-             1);
+    rig_init(&r, "\"ewma\":{\"enabled\":true},\"cusum\":{\"enabled\":true}", 1);
     for (k = 0; k < 30; k++)
         feed(&r, "S", 2.0);
     ck_assert_uint_eq(r.s->n, 1);

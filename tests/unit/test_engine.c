@@ -72,7 +72,10 @@ static void run_mixed(struct spc_buf *out)
     t_rng_seed(&g, 99);
     for (u = 0; u < 3000; u++) {
         for (k = 0; k < 3; k++) {
-            t_event(&ev[k], k == 0 ? "A" : k == 1 ? "B" : "C",
+            t_event(&ev[k],
+                    k == 0   ? "A"
+                    : k == 1 ? "B"
+                             : "C",
                     t_norm(&g) + (u > 2000 && k == 1 ? 2.0 : 0), u);
             ev[k].meta[SPC_DIM_STATION] = u % 2 ? "S1" : "S2";
         }
@@ -175,8 +178,8 @@ START_TEST(test_engine_allocation_failure_sweep)
         spc_alloc_fail_after(n);
         rc = spc_engine_process(e, ev, 4);
         spc_alloc_fail_after(0);
-        ck_assert_msg(rc == SPC_ERR_NOMEM || rc == SPC_OK,
-                      "allocation %lu: %s", n, spc_err2str(rc));
+        ck_assert_msg(rc == SPC_ERR_NOMEM || rc == SPC_OK, "allocation %lu: %s",
+                      n, spc_err2str(rc));
         ck_assert_int_eq(spc_engine_process(e, ev, 4), SPC_OK);
         spc_engine_destroy(e);
     }
