@@ -38,9 +38,6 @@ static int check_sections(const struct spc_config *cfg, char *err, size_t n)
     return spc_daemon_config_check(cfg, err, n);
 }
 
-static const char *const daemon_sections[] = {"kafka", "redis", "topics", "run",
-                                              NULL};
-
 int spc_cmd_config(int argc, char **argv)
 {
     char err[512];
@@ -60,7 +57,8 @@ int spc_cmd_config(int argc, char **argv)
         return SPC_EXIT_OK;
     }
     if (argc == 3 && !strcmp(argv[1], "--check")) {
-        cfg = spc_config_load(argv[2], daemon_sections, err, sizeof(err));
+        cfg = spc_config_load(argv[2], spc_config_daemon_sections, err,
+                              sizeof(err));
         if (!cfg) {
             fprintf(stderr, "spcstream config: %s: %s\n", argv[2], err);
             return SPC_EXIT_USAGE;

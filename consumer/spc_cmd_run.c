@@ -157,9 +157,6 @@ static int parse_args(struct args *a, int argc, char **argv)
     return 0;
 }
 
-static const char *const daemon_sections[] = {"kafka", "redis", "topics", "run",
-                                              NULL};
-
 static int parse_format(const char *s, enum spc_out_format *f)
 {
     if (!strcmp(s, "json"))
@@ -221,9 +218,9 @@ static int load(struct spc_run *r, const struct args *a, char *redis_host,
     const json_t *empty = NULL;
     int rc;
 
-    r->cfg = a->config
-                 ? spc_config_load(a->config, daemon_sections, err, sizeof(err))
-                 : spc_config_new();
+    r->cfg = a->config ? spc_config_load(a->config, spc_config_daemon_sections,
+                                         err, sizeof(err))
+                       : spc_config_new();
     if (!r->cfg) {
         fprintf(stderr, "spcstream run: config %s: %s\n", a->config, err);
         return SPC_EXIT_USAGE;

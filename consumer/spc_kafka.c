@@ -688,14 +688,13 @@ spc_err_t spc_run_opts_from_file(const char *path, struct spc_config **cfg,
                                  struct spc_run_opts *o, char *errstr,
                                  size_t errstr_size)
 {
-    static const char *const sections[] = {"kafka", "redis", "topics", "run",
-                                           NULL};
     struct spc_config *c;
     char why[512];
     spc_err_t e;
 
     memset(o, 0, sizeof(*o));
-    c = path ? spc_config_load(path, sections, why, sizeof(why))
+    c = path ? spc_config_load(path, spc_config_daemon_sections, why,
+                               sizeof(why))
              : spc_config_new();
     if (!c) {
         oerr(errstr, errstr_size, "config: %s", path ? why : "out of memory");

@@ -289,7 +289,8 @@ static int setup(struct replay *r)
     char err[512];
 
     r->cfg = r->config_path
-                 ? spc_config_load(r->config_path, NULL, err, sizeof(err))
+                 ? spc_config_load(r->config_path, spc_config_daemon_sections,
+                                   err, sizeof(err))
                  : spc_config_new();
     if (!r->cfg) {
         fprintf(stderr, "spcstream replay: config %s: %s\n",

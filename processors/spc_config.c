@@ -869,6 +869,9 @@ struct spc_config *spc_config_parse(const json_t *root,
     return cfg;
 }
 
+const char *const spc_config_daemon_sections[] = {"kafka", "redis", "topics",
+                                                  "run", NULL};
+
 struct spc_config *spc_config_load(const char *path, const char *const *foreign,
                                    char *errstr, size_t errstr_size)
 {

@@ -146,6 +146,11 @@ struct spc_config *spc_config_parse(const json_t *root,
                                     const char *const *foreign, char *errstr,
                                     size_t errstr_size);
 
+/** The top-level sections of the daemon (kafka, redis, topics, run), parsed
+ *  by the consumer: pass as @p foreign so one config file serves `run`,
+ *  `replay` and `config --check`. NULL-terminated. */
+extern const char *const spc_config_daemon_sections[];
+
 /** Load and parse a file ("-" is not allowed). */
 struct spc_config *spc_config_load(const char *path, const char *const *foreign,
                                    char *errstr, size_t errstr_size);

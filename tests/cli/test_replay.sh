@@ -80,6 +80,24 @@ set -e
 [ "$rc" -eq 2 ] || fail "--strict exit status $rc, expected 2"
 grep -q 'line 7:' "$work/err2" || fail "--strict does not name line 7"
 
+# one config file serves the daemon and replay: its daemon sections (kafka,
+# redis, topics, run) are accepted and do not change the result
+echo '{"detectors": {"shewhart": {"L": 3.5}}}' >"$work/eng.json"
+cat >"$work/daemon.json" <<'JSON'
+{"kafka": {"bootstrap.servers": "127.0.0.1:1"}, "redis": {"host": "127.0.0.1"},
+ "topics": {"partitions": 1}, "run": {"checkpoint_interval_ms": 2000},
+ "detectors": {"shewhart": {"L": 3.5}}}
+JSON
+"$bin" replay -c "$work/eng.json" -f events -i "$work/events.jsonl" \
+    -o "$work/eng.out" 2>/dev/null || fail "replay with an engine-only config failed"
+if "$bin" replay -c "$work/daemon.json" -f events -i "$work/events.jsonl" \
+    -o "$work/daemon.out" 2>"$work/err5"; then
+    cmp -s "$work/eng.out" "$work/daemon.out" \
+        || fail "the daemon sections change replay's output"
+else
+    fail "replay rejects a daemon config: $(cat "$work/err5")"
+fi
+
 # usage errors exit 2, I/O errors exit 1, --help exits 0
 set +e
 "$bin" replay --no-such-option >/dev/null 2>&1
