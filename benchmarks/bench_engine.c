@@ -84,8 +84,11 @@ static double feed(struct spc_engine *e, char (*steps)[24], int keys,
 
     for (j = 0; j < rounds; j++) {
         for (k = 0; k < keys; k += n) {
-            long u = (*unit)++;
-            int st = (int)(u % 8);
+            /* the unit's place in each of its keys' series: every key
+             * sees all stations, fixtures, operators and versions */
+            long u = (*unit)++, v = u / ((keys + PER_REPORT - 1) / PER_REPORT) +
+                                    k / PER_REPORT;
+            int st = (int)(v % 8);
 
             n = keys - k < PER_REPORT ? keys - k : PER_REPORT;
             for (i = 0; i < n; i++) {
@@ -104,9 +107,9 @@ static double feed(struct spc_engine *e, char (*steps)[24], int keys,
                 x->kind = SPC_KIND_NUMERIC;
                 x->value_valid = 1;
                 x->meta[SPC_DIM_STATION] = mp->st[st];
-                x->meta[SPC_DIM_FIXTURE] = mp->fx[st * 2 + (u / 8) % 2];
-                x->meta[SPC_DIM_OPERATOR] = mp->op[(u / 16) % 6];
-                x->meta[SPC_DIM_FW] = mp->fw[(u / 7) % 2];
+                x->meta[SPC_DIM_FIXTURE] = mp->fx[st * 2 + (v / 8) % 2];
+                x->meta[SPC_DIM_OPERATOR] = mp->op[(v / 16) % 6];
+                x->meta[SPC_DIM_FW] = mp->fw[(v / 7) % 2];
                 x->ts_ms = 1793520000000LL + u * 1000;
                 x->test_step = steps[k + i];
                 x->value = b_norm(r);
@@ -183,15 +186,17 @@ int main(int argc, char **argv)
         unit = 0;
         warm = cfg->defaults.warmup + cfg->defaults.base_max + cfg->buffer_size;
         feed(e, steps, keys, warm, &unit, &r, &mp);
+        alarms = 0; /* count the steady state only */
         secs = feed(e, steps, keys, rounds, &unit, &r, &mp);
         rate[i] = rounds * (double)keys / secs;
         spc_engine_get_stats(e, &st);
         printf("run %d: %.0f events/s (%ld events in %.2f s), %llu keys, "
                "%.0f bytes of state per key (%.2f MB per 1000 keys), "
-               "%lu anomalies\n",
+               "%lu anomalies (one per %.0f events)\n",
                i + 1, rate[i], rounds * (long)keys, secs,
                (unsigned long long)st.keys, (double)st.state_bytes / st.keys,
-               st.state_bytes / (double)st.keys * 1000 / 1e6, alarms);
+               st.state_bytes / (double)st.keys * 1000 / 1e6, alarms,
+               alarms ? rounds * (double)keys / alarms : 0.0);
         spc_engine_destroy(e);
         spc_config_destroy(cfg);
     }
