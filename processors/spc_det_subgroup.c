@@ -570,16 +570,131 @@ static struct sgt *prefer_general(const struct spc_dctx *c, struct sgt *best,
     return best;
 }
 
+/* @p s against the rest of the window for @p test, without any gate:
+ * the statistics a report needs (attribution, see within_station). */
+static void sg_describe(const struct spc_dctx *c, struct sgs *s, unsigned test,
+                        struct sgt *t, uint32_t G)
+{
+    t->s = s;
+    if (test == SPC_SG_YIELD) {
+        double ng = s->w.ne, nr = s->t.ne - s->w.ne;
+        double pp = s->t.npass / s->t.ne;
+        uint32_t fg = (uint32_t)(s->w.ne - s->w.npass);
+        uint32_t F = (uint32_t)(s->t.ne - s->t.npass);
+
+        t->a = s->w.npass / ng;
+        t->b = (s->t.npass - s->w.npass) / nr;
+        t->effect = t->b - t->a;
+        t->stat = t->effect / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
+        t->na = ng;
+        t->nb = nr;
+        t->dir = -1;
+        t->pv = SPC_MIN(1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F,
+                                                  (uint32_t)s->w.ne));
+        return;
+    }
+    sgs_var(s);
+    t->na = s->ng;
+    t->nb = s->nr;
+    if (test == SPC_SG_MEAN) {
+        double a = s->vg / s->ng, b = s->vr / s->nr, d = s->mg - s->mr;
+        double df =
+            (a + b) * (a + b) / (a * a / (s->ng - 1.0) + b * b / (s->nr - 1.0));
+
+        t->stat = fabs(d) / sqrt(a + b);
+        t->effect = fabs(d);
+        t->a = s->mg + c->k->sg_center;
+        t->b = s->mr + c->k->sg_center;
+        t->dir = d > 0 ? 1 : -1;
+        t->pv = SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
+    } else {
+        double F = s->vg / s->vr;
+
+        t->stat =
+            fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
+        t->effect = F > 1.0 ? F - 1.0 : 1.0 - F;
+        t->a = sqrt(s->vg);
+        t->b = sqrt(s->vr);
+        t->dir = F > 1.0 ? 1 : -1;
+        t->pv = SPC_MIN(1.0, 2.0 * G * spc_norm_sf(t->stat));
+    }
+}
+
+/* The event's station @p st is significant for @p test in direction
+ * @p dir.  Is it the station, or one of its fixtures?  The event's fixture
+ * @p fx against the rest of the same station (a fixture sits on one
+ * station, so station minus fixture is the station's other fixtures):
+ * a wider station whose fixtures read different means is explained by the
+ * fixture farther from the other stations.
+ * @returns 1 the fixture stands out the same way (the fixture is the
+ *   problem), -1 the station's other fixtures stand out (this event's
+ *   fixture is a healthy one: nothing to report on this event), 0 neither
+ *   (the whole station).  The station test already holds at the full
+ *   alpha; this only attributes it, at z = zc / 2. */
+static int within_station(const struct spc_dctx *c, const struct sgs *st,
+                          const struct sgs *fx, unsigned test, int dir,
+                          double zc)
+{
+    double nf, nr, z;
+
+    if (test == SPC_SG_YIELD) {
+        double pf, pr, pp;
+
+        nf = fx->w.ne;
+        nr = st->w.ne - fx->w.ne;
+        if (nf < c->p->sg_min_n || nr < c->p->sg_min_n)
+            return 0;
+        pf = fx->w.npass / nf;
+        pr = (st->w.npass - fx->w.npass) / nr;
+        pp = st->w.npass / st->w.ne;
+        if (pp <= 0.0 || pp >= 1.0)
+            return 0;
+        z = (pf - pr) / sqrt(pp * (1.0 - pp) * (1.0 / nf + 1.0 / nr));
+    } else {
+        double vf, vr, mf, mr, floor;
+
+        nf = fx->w.n;
+        nr = st->w.n - fx->w.n;
+        if (nf < c->p->sg_min_n || nr < c->p->sg_min_n)
+            return 0;
+        /* floored at 1e-6 of the window's variance: two stuck fixtures
+         * (float residuals of zero) are alike, not infinitely apart */
+        floor = 1e-6 * var_of(st->t.n, st->t.sum, st->t.sumsq);
+        vf = SPC_MAX(floor, var_of(nf, fx->w.sum, fx->w.sumsq));
+        vr = SPC_MAX(floor, var_of(nr, st->w.sum - fx->w.sum,
+                                   st->w.sumsq - fx->w.sumsq));
+        mf = fx->w.sum / nf;
+        mr = (st->w.sum - fx->w.sum) / nr;
+        z = (mf - mr) / sqrt(vf / nf + vr / nr);
+        if (test == SPC_SG_VARIANCE && dir > 0 && fabs(z) >= zc / 2) {
+            /* the station is wider because its fixtures disagree: the
+             * culprit is the one farther from the other stations */
+            double no = st->t.n - st->w.n;
+            double mo = no > 0 ? (st->t.sum - st->w.sum) / no : 0.0;
+
+            return fabs(mf - mo) > fabs(mr - mo) ? 1 : -1;
+        }
+        if (test == SPC_SG_VARIANCE)
+            z = log(vf / vr) / sqrt(2.0 / (nf - 1.0) + 2.0 / (nr - 1.0));
+    }
+    if (dir * z >= zc / 2)
+        return 1;
+    return dir * z <= -zc / 2 ? -1 : 0;
+}
+
 /* Run @p test on the event's subgroups; report the strongest newly
  * significant one, latch the other significant ones, clear the rest. */
 static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
                      unsigned test, sg_test_fn fn, double zc, uint32_t G)
 {
+    const struct spc_dims *dims = spc_engine_dims(c->eng);
     struct sgt t[SPC_META_MAX], *best = NULL;
     int sig[SPC_META_MAX], fresh;
-    unsigned i;
+    unsigned i, fx = n; /* the event's fixture entry, if any */
 
     for (i = 0; i < n; i++) {
+        if (!strcmp(dims->names[ss[i].dim], "fixture"))
+            fx = i;
         t[i].s = &ss[i];
         t[i].pv = 1.0;
         sig[i] = fn(c, &ss[i], &t[i], zc, G);
@@ -588,8 +703,19 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
             best = &t[i];
     }
     fresh = best != NULL;
-    if (best)
+    if (best && fx < n && !strcmp(dims->names[best->s->dim], "station")) {
+        int w = within_station(c, best->s, &ss[fx], test, best->dir, zc);
+
+        if (w < 0)
+            return;  /* another fixture of this station: its events tell */
+        if (w > 0) { /* one fixture of the station: name it */
+            sg_describe(c, &ss[fx], test, &t[fx], G);
+            sig[fx] = 1;
+            best = &t[fx];
+        }
+    } else if (best) {
         best = prefer_general(c, best, t, sig, n, test);
+    }
     for (i = 0; i < n; i++)
         if (fresh || !sig[i])
             set_active(c->k, ss[i].g, test, sig[i]);

@@ -11,7 +11,14 @@ static const char *const fx[8] = {"F1a", "F1b", "F2a", "F2b",
 static const char *const fw[2] = {"3.4.1", "3.5.0"};
 static char ops[60][8];
 
-enum fault { NONE, FIXTURE, FW_YIELD, STUCK_STATION, NOISY_FIXTURE };
+enum fault {
+    NONE,
+    FIXTURE,
+    FW_YIELD,
+    STUCK_STATION,
+    NOISY_FIXTURE,
+    CONTACT_FIXTURE
+};
 
 /* Unit u: station u % 4, fixture alternating per station, fw by u % 3;
  * from unit 400 the fault; returns the number of alarms so far. */
@@ -37,6 +44,8 @@ static void stream(struct rig *r, enum fault f, long units, int many_ops)
                 v = 0.4321;
             if (f == NOISY_FIXTURE && x == 5)
                 v *= 3.0;
+            if (f == CONTACT_FIXTURE && x == 3) /* shifted and noisier */
+                v = 2.5 + 2.0 * v;
         }
         t_event(&ev, "S", v, u);
         ev.passed = (uint8_t)pass;
@@ -149,6 +158,34 @@ START_TEST(test_det_subgroup_noisy_fixture)
 }
 END_TEST
 
+/* A fixture contact problem (F2b: +2.5 sigma, spread x2) also moves its
+ * station ST-2 (half of its units are F2b's), and the station, with twice
+ * the units, can pass its spread test first (seq 682 here, before this
+ * check): the comparison within the station (F2b against F2a) names the
+ * fixture, and events of the healthy F2a do not report the station. */
+START_TEST(test_det_subgroup_fixture_not_its_station)
+{
+    struct rig r;
+    size_t i, named = 0;
+
+    rig_init(&r, "\"subgroup\":{\"enabled\":true}", 1);
+    stream(&r, CONTACT_FIXTURE, 3000, 0);
+    ck_assert_uint_gt(r.s->n, 0);
+    for (i = 0; i < r.s->n; i++) {
+        const struct t_anom *a = &r.s->a[i];
+
+        ck_assert_uint_gt(a->seq, 400);
+        ck_assert_msg(strcmp(a->sg_value, "ST-2") != 0,
+                      "seq %llu: %s names the station",
+                      (unsigned long long)a->seq, a->check);
+        named += !strcmp(a->sg_value, "F2b");
+    }
+    ck_assert_uint_gt(named, 0);
+    ck_assert_str_eq(r.s->a[0].sg_value, "F2b");
+    rig_fini(&r);
+}
+END_TEST
+
 /* 60 operators, 8 fixtures, 4 stations, 2 firmware versions, in control:
  * about 74 subgroups are tested on every event; with the Bonferroni factor
  * the family stays quiet over 20 000 units. */
@@ -176,6 +213,7 @@ Suite *det_subgroup_suite(void)
     tcase_add_test(t, test_det_subgroup_names_the_firmware_yield);
     tcase_add_test(t, test_det_subgroup_stuck_station);
     tcase_add_test(t, test_det_subgroup_noisy_fixture);
+    tcase_add_test(t, test_det_subgroup_fixture_not_its_station);
     tcase_add_test(t, test_det_subgroup_quiet_in_control);
     suite_add_tcase(s, t);
     return s;
