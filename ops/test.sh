@@ -7,12 +7,14 @@
 #    (-Werror) and the ASan+UBSan build.
 # 2. Style: clang-format (C), ruff and mypy (Python).
 # 3. Unit tests (CTest label unit) in the normal and in the sanitizer build.
-# 4. Integration tests (label integration) against real services they start
+# 4. Detection quality (label eval): replay on simulated fleets, one injected fault each,
+#    delays and false-alarm rate against the simulator's ground truth.
+# 5. Integration tests (label integration) against real services they start
 #    themselves: redis-server for the checkpoint store, Kafka (KRaft) + Redis for the
 #    daemon end to end (same answers as replay, crashes, restarts, rebalance, DLQ,
 #    operator actions, LLM advisor).
-# 5. The pyWATS hook's tests (real pyWATS, real Kafka).
-# 6. The quick-start demo (label demo).
+# 6. The pyWATS hook's tests (real pyWATS, real Kafka).
+# 7. The quick-start demo (label demo).
 #
 # --quick: stop after step 3 (no services).
 set -euo pipefail
@@ -66,6 +68,11 @@ if ((QUICK)); then
     printf '%s\n' "${TIMES[@]}" >&2
     exit 0
 fi
+
+step "detection quality (replay on simulated fleets with injected faults)"
+t_step=$SECONDS
+ctest --test-dir build -L eval --output-on-failure
+lap "detection quality"
 
 step "integration tests (real redis-server, real Kafka)"
 t_step=$SECONDS
