@@ -9,7 +9,7 @@
  * 162 ns per push+median in cache and 741 ns cold (10 000 keys), against
  * 373 / 1 978 ns for an order-statistic treap over the same slots (the treap
  * only wins at N = 16 384); it is also 2 bytes a sample instead of 6.  See
- * docs/engine.md "Order statistics".
+ * docs/performance.md "Order statistics".
  *
  * OWNERSHIP: the ring owns one allocation holding samples and the index.
  * THREADING: none; a ring belongs to one key, a key to one worker.
