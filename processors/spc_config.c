@@ -134,6 +134,7 @@ static const struct pdesc pdescs[] = {
     P(SPC_DET_SUBGROUP, "window", PT_U32, sg_window, 10, 16384, 0, 0),
     P(SPC_DET_SUBGROUP, "min_n", PT_U32, sg_min_n, 3, 16384, 0, 0),
     P(SPC_DET_SUBGROUP, "alpha", PT_F64, sg_alpha, 0, 0.5, 1, 0),
+    P(SPC_DET_SUBGROUP, "alpha_diagnosis", PT_F64, sg_alpha_diag, 0, 0.5, 1, 0),
     P(SPC_DET_SUBGROUP, "min_shift", PT_F64, sg_min_shift, 0, 100, 0, 0),
     P(SPC_DET_SUBGROUP, "tests", PT_SGTESTS, sg_tests, 0, 0, 0, 0),
     P(SPC_DET_SUBGROUP, "dimensions", PT_DIMS, sg_dims, 0, 0, 0, 0),
@@ -170,8 +171,12 @@ void spc_params_derive(struct spc_params *p)
     p->d_var_lo = SPC_MIN(1.0 / r2, chi2_quantile(p->var_alpha, nu) / nu);
     p->d_flat_log_alpha = log(p->flat_alpha);
     p->d_sg_zc[0] = 0.0;
-    for (g = 1; g <= 64; g++)
+    p->d_sg_zc_diag[0] = 0.0;
+    for (g = 1; g <= 64; g++) {
         p->d_sg_zc[g] = spc_norm_quantile(1.0 - p->sg_alpha / (2.0 * g));
+        p->d_sg_zc_diag[g] =
+            spc_norm_quantile(1.0 - p->sg_alpha_diag / (2.0 * g));
+    }
 }
 
 /* Defaults: see docs/detectors.md for how each was chosen (alarm budget:
@@ -219,6 +224,7 @@ static void params_defaults(struct spc_params *p, unsigned ndims)
     p->sg_window = 200;
     p->sg_min_n = 10;
     p->sg_alpha = 1e-6;
+    p->sg_alpha_diag = 1e-3;
     p->sg_min_shift = 1.0;
     p->sg_tests = SPC_SG_MEAN | SPC_SG_YIELD | SPC_SG_VARIANCE;
     p->sg_dims = ndims >= 32 ? UINT32_MAX : (1u << ndims) - 1u;

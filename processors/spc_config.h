@@ -78,8 +78,9 @@ struct spc_params {
     /* subgroup */
     uint32_t sg_window, sg_min_n;
     double sg_alpha, sg_min_shift;
-    uint32_t sg_tests; /* SPC_SG_* */
-    uint32_t sg_dims;  /* bit mask of dimension indexes */
+    double sg_alpha_diag; /* alpha while a chart condition is active */
+    uint32_t sg_tests;    /* SPC_SG_* */
+    uint32_t sg_dims;     /* bit mask of dimension indexes */
     /* runs: bit r set = Nelson rule r (1..8) enabled */
     uint32_t runs_rules;
     uint32_t runs_run_length; /* rule 2: 9 (Nelson) or 8 (Western Electric) */
@@ -90,7 +91,8 @@ struct spc_params {
     double d_trend_zc;         /* two-sided normal critical value */
     double d_var_hi, d_var_lo; /* MSSD ratio limits for a full window */
     double d_flat_log_alpha;
-    double d_sg_zc[65]; /* two-sided critical z for G = 1..64 tests */
+    double d_sg_zc[65];      /* two-sided critical z for G = 1..64 tests */
+    double d_sg_zc_diag[65]; /* the same at sg_alpha_diag */
 };
 
 /** Compute the d_* fields of @p p from its parameters. */

@@ -300,11 +300,39 @@ struct sgt {
     int dir;
 };
 
-static double zcrit(const struct spc_params *p, uint32_t g)
+/* The significance level of this event's tests: alpha, or alpha_diagnosis
+ * while another detector's condition is active on the key (something is
+ * known to be wrong; the question is only where). */
+struct sglev {
+    double alpha, zc; /* family-wise level, its critical z for G tests */
+    double zhold;     /* an active condition holds while z > zhold */
+    uint32_t G;
+};
+
+static double zc_at(double alpha, uint32_t g, const double *table)
 {
-    if (g <= 64)
-        return p->d_sg_zc[g ? g : 1];
-    return spc_norm_quantile(1.0 - p->sg_alpha / (2.0 * g));
+    return g <= 64 ? table[g] : spc_norm_quantile(1.0 - alpha / (2.0 * g));
+}
+
+/* Diagnosis (alpha_diagnosis) only while a chart condition is active and
+ * no subgroup is named yet: the first name comes sooner, further names
+ * (overlapping subgroups: the operator of that shift, the socket of that
+ * fixture) still need the full alpha.  A named condition holds at half
+ * the lower critical value either way, so it does not flap when the chart
+ * condition comes and goes. */
+static void sg_level(const struct spc_dctx *c, struct sglev *L)
+{
+    const struct spc_params *p = c->p;
+    const struct spc_key *k = c->k;
+    uint32_t g = k->n_sg ? k->n_sg : 1;
+    int diag = (k->active != 0 || k->runs.active) && !k->sg_active_any;
+    double zn = zc_at(p->sg_alpha, g, p->d_sg_zc);
+    double zd = zc_at(p->sg_alpha_diag, g, p->d_sg_zc_diag);
+
+    L->alpha = diag ? p->sg_alpha_diag : p->sg_alpha;
+    L->G = g;
+    L->zc = diag ? zd : zn;
+    L->zhold = SPC_MIN(zn, zd) / 2;
 }
 
 static double var_of(double n, double sum, double sumsq)
@@ -347,10 +375,12 @@ static void sgs_var(struct sgs *s)
 
 /* @returns 1 significant (a new or held condition), 0 not. */
 static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
-                     double zc, uint32_t G)
+                     const struct sglev *L)
 {
+    const double zc = L->zc;
+    const uint32_t G = L->G;
     int hold = (s->g->active & SPC_SG_MEAN) != 0;
-    double zt = hold ? zc / 2 : zc, d = s->mg - s->mr, a, b, df;
+    double zt = hold ? L->zhold : zc, d = s->mg - s->mr, a, b, df;
 
     if (s->ng < c->p->sg_min_n || s->nr < c->p->sg_min_n)
         return 0;
@@ -382,12 +412,14 @@ static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
         return 1;
     df = (a + b) * (a + b) / (a * a / (s->ng - 1.0) + b * b / (s->nr - 1.0));
     t->pv = SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
-    return t->pv < c->p->sg_alpha;
+    return t->pv < L->alpha;
 }
 
 static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
-                      double zc, uint32_t G)
+                      const struct sglev *L)
 {
+    const double zc = L->zc;
+    const uint32_t G = L->G;
     double ng = s->w.ne, nr = s->t.ne - s->w.ne, pg, pr, pp, z;
     uint32_t fg = (uint32_t)(s->w.ne - s->w.npass);
     uint32_t F = (uint32_t)(s->t.ne - s->t.npass);
@@ -401,7 +433,7 @@ static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
         return 0;
     pp = s->t.npass / s->t.ne;
     z = (pr - pg) / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
-    if (z <= (hold ? zc / 2 : zc))
+    if (z <= (hold ? L->zhold : zc))
         return 0;
     t->stat = z;
     t->effect = pr - pg;
@@ -414,12 +446,14 @@ static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
         return 1;
     t->pv = SPC_MIN(
         1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F, (uint32_t)s->w.ne));
-    return t->pv < c->p->sg_alpha;
+    return t->pv < L->alpha;
 }
 
 static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
-                    double zc, uint32_t G)
+                    const struct sglev *L)
 {
+    const double zc = L->zc;
+    const uint32_t G = L->G;
     double r2 = c->p->var_ratio * c->p->var_ratio, F, z;
     int hold = (s->g->active & SPC_SG_VARIANCE) != 0;
 
@@ -447,7 +481,7 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
             return 0;
     }
     z = fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
-    if (z <= (hold ? zc / 2 : zc))
+    if (z <= (hold ? L->zhold : zc))
         return 0;
     t->stat = z;
     /* excess (F - 1) or deficit (1 - F) of variance: both dilute linearly
@@ -461,10 +495,11 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
     if (hold)
         return 1;
     t->pv = SPC_MIN(1.0, 2.0 * G * spc_norm_sf(z));
-    return t->pv < c->p->sg_alpha;
+    return t->pv < L->alpha;
 }
 
-static void sg_fire(struct spc_dctx *c, unsigned test, const struct sgt *t)
+static void sg_fire(struct spc_dctx *c, unsigned test, const struct sgt *t,
+                    const struct sglev *L)
 {
     const struct spc_dims *dims = spc_engine_dims(c->eng);
     const char *dim = dims->names[t->s->dim];
@@ -480,7 +515,7 @@ static void sg_fire(struct spc_dctx *c, unsigned test, const struct sgt *t)
     a.sg_value = val;
     a.value = t->a;
     a.score = t->stat;
-    a.threshold = zcrit(c->p, c->k->n_sg);
+    a.threshold = L->zc;
     a.direction = t->dir > 0 ? SPC_DIR_UP : SPC_DIR_DOWN;
     a.severity = spc_severity_of(t->stat, a.threshold, NAN, NULL);
     spc_anomaly_evidence(&a, "subgroup_n", t->na);
@@ -546,7 +581,7 @@ static void set_active(struct spc_key *k, struct spc_sg *g, unsigned test,
 }
 
 typedef int (*sg_test_fn)(const struct spc_dctx *, struct sgs *, struct sgt *,
-                          double, uint32_t);
+                          const struct sglev *);
 
 /* A fixture sits on one station: when the station of the event is also
  * significant the same way with an effect of at least 60 % of the
@@ -685,7 +720,7 @@ static int within_station(const struct spc_dctx *c, const struct sgs *st,
 /* Run @p test on the event's subgroups; report the strongest newly
  * significant one, latch the other significant ones, clear the rest. */
 static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
-                     unsigned test, sg_test_fn fn, double zc, uint32_t G)
+                     unsigned test, sg_test_fn fn, const struct sglev *L)
 {
     const struct spc_dims *dims = spc_engine_dims(c->eng);
     struct sgt t[SPC_META_MAX], *best = NULL;
@@ -697,19 +732,19 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
             fx = i;
         t[i].s = &ss[i];
         t[i].pv = 1.0;
-        sig[i] = fn(c, &ss[i], &t[i], zc, G);
+        sig[i] = fn(c, &ss[i], &t[i], L);
         if (sig[i] && !(ss[i].g->active & test) &&
             (!best || t[i].stat > best->stat))
             best = &t[i];
     }
     fresh = best != NULL;
     if (best && fx < n && !strcmp(dims->names[best->s->dim], "station")) {
-        int w = within_station(c, best->s, &ss[fx], test, best->dir, zc);
+        int w = within_station(c, best->s, &ss[fx], test, best->dir, L->zc);
 
         if (w < 0)
             return;  /* another fixture of this station: its events tell */
         if (w > 0) { /* one fixture of the station: name it */
-            sg_describe(c, &ss[fx], test, &t[fx], G);
+            sg_describe(c, &ss[fx], test, &t[fx], L->G);
             sig[fx] = 1;
             best = &t[fx];
         }
@@ -720,7 +755,7 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
         if (fresh || !sig[i])
             set_active(c->k, ss[i].g, test, sig[i]);
     if (best)
-        sg_fire(c, test, best);
+        sg_fire(c, test, best, L);
 }
 
 void spc_det_subgroup(struct spc_dctx *c)
@@ -729,8 +764,7 @@ void spc_det_subgroup(struct spc_dctx *c)
     unsigned tests = c->p->sg_tests, i, n;
     struct sgw tot;
     int numeric = k->kind == SPC_KIND_NUMERIC && c->ev->value_valid;
-    uint32_t G = k->n_sg ? k->n_sg : 1;
-    double zc = zcrit(c->p, G);
+    struct sglev L;
     struct sgs ss[SPC_META_MAX];
 
     n = c->n_sg_ent; /* the event's own subgroups, found on entry */
@@ -739,10 +773,11 @@ void spc_det_subgroup(struct spc_dctx *c)
     sg_window(&k->sg_tot, &tot);
     for (i = 0; i < n; i++)
         sgs_init(&ss[i], &tot, &k->sg[c->sg_ent[i]], c->sg_dim[i]);
+    sg_level(c, &L);
     if ((tests & SPC_SG_MEAN) && numeric)
-        run_test(c, ss, n, SPC_SG_MEAN, test_mean, zc, G);
+        run_test(c, ss, n, SPC_SG_MEAN, test_mean, &L);
     if (tests & SPC_SG_YIELD)
-        run_test(c, ss, n, SPC_SG_YIELD, test_yield, zc, G);
+        run_test(c, ss, n, SPC_SG_YIELD, test_yield, &L);
     if ((tests & SPC_SG_VARIANCE) && numeric)
-        run_test(c, ss, n, SPC_SG_VARIANCE, test_var, zc, G);
+        run_test(c, ss, n, SPC_SG_VARIANCE, test_var, &L);
 }

@@ -17,7 +17,8 @@ enum fault {
     FW_YIELD,
     STUCK_STATION,
     NOISY_FIXTURE,
-    CONTACT_FIXTURE
+    CONTACT_FIXTURE,
+    CONTACT_WEAK
 };
 
 /* Unit u: station u % 4, fixture alternating per station, fw by u % 3;
@@ -46,6 +47,8 @@ static void stream(struct rig *r, enum fault f, long units, int many_ops)
                 v *= 3.0;
             if (f == CONTACT_FIXTURE && x == 3) /* shifted and noisier */
                 v = 2.5 + 2.0 * v;
+            if (f == CONTACT_WEAK && x == 3)
+                v = 1.5 + 2.0 * v;
         }
         t_event(&ev, "S", v, u);
         ev.passed = (uint8_t)pass;
@@ -186,6 +189,46 @@ START_TEST(test_det_subgroup_fixture_not_its_station)
 }
 END_TEST
 
+/* seq of the first subgroup anomaly naming @p value, 0 if none. */
+static uint64_t first_naming(const struct t_sink *s, const char *value)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        if (s->a[i].det == SPC_DET_SUBGROUP && !strcmp(s->a[i].sg_value, value))
+            return s->a[i].seq;
+    return 0;
+}
+
+/* Detection, then diagnosis: with CUSUM on, the F2b contact problem
+ * (+1.5 sigma, spread x2) starts a CUSUM condition; while it is active and
+ * nothing is named, the subgroup tests run at alpha_diagnosis (1e-3), so
+ * F2b is named sooner than at the detection level alone (alpha_diagnosis
+ * set to alpha, 1e-6), and as F2b. */
+START_TEST(test_det_subgroup_diagnosis_level)
+{
+    struct rig r;
+    uint64_t diag, strict;
+
+    rig_init(&r, "\"cusum\":{\"enabled\":true},\"subgroup\":{\"enabled\":true}",
+             1);
+    stream(&r, CONTACT_WEAK, 3000, 0);
+    diag = first_naming(r.s, "F2b");
+    rig_fini(&r);
+    rig_init(&r,
+             "\"cusum\":{\"enabled\":true},\"subgroup\":{\"enabled\":true,"
+             "\"alpha_diagnosis\":1e-6}",
+             1);
+    stream(&r, CONTACT_WEAK, 3000, 0);
+    strict = first_naming(r.s, "F2b");
+    rig_fini(&r);
+    ck_assert_uint_gt(diag, 400);
+    ck_assert_uint_gt(strict, 400);
+    ck_assert_msg(diag < strict, "named at %llu with diagnosis, %llu without",
+                  (unsigned long long)diag, (unsigned long long)strict);
+}
+END_TEST
+
 /* 60 operators, 8 fixtures, 4 stations, 2 firmware versions, in control:
  * about 74 subgroups are tested on every event; with the Bonferroni factor
  * the family stays quiet over 20 000 units. */
@@ -214,6 +257,7 @@ Suite *det_subgroup_suite(void)
     tcase_add_test(t, test_det_subgroup_stuck_station);
     tcase_add_test(t, test_det_subgroup_noisy_fixture);
     tcase_add_test(t, test_det_subgroup_fixture_not_its_station);
+    tcase_add_test(t, test_det_subgroup_diagnosis_level);
     tcase_add_test(t, test_det_subgroup_quiet_in_control);
     suite_add_tcase(s, t);
     return s;
