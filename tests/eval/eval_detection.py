@@ -52,12 +52,8 @@ class Scenario:
 
 # Seeds 4101.. are used nowhere else (the demo, the docs and the tuning used 1, 7, 23).
 # Delays are counted in affected units seen by the detecting key. The bounds are "a few
-# tens of affected units" with two documented exceptions (docs/detectors.md, "Detection
-# quality"): a drift is only as visible as the distance it has travelled (at 1 sigma per
-# 100 units it has moved 0.8 sigma by unit 80), and a fixture that tests a quarter of a
-# product's units is *named* only when the subgroup test over the 200-event window has
-# enough of its units (the fault itself is caught at once by the point and chart
-# detectors).
+# tens of affected units"; a drift is only as visible as the distance it has travelled
+# (at 1 sigma per 100 units it has moved 0.8 sigma by unit 80).
 SCENARIOS = [
     Scenario("sustained 1.5 sigma shift, fleet-wide",
              f"shift:step=Power/VCC 3V3,sigma=1.5,from={ONSET}", 4101, 40),
@@ -70,7 +66,7 @@ SCENARIOS = [
     Scenario("near-limit creep (2.5 sigma toward the limit)",
              f"shift:step=Digital/Clock*,sigma=2.5,from={ONSET}", 4105, 20),
     Scenario("fixture contact problem on FX-2B",
-             f"fixture_contact:fixture=FX-2B,from={ONSET}", 4106, 30, 100),
+             f"fixture_contact:fixture=FX-2B,from={ONSET}", 4106, 30, 60),
     Scenario("firmware 3.5.0 shifts one rail by 2 sigma",
              f"fw_shift:fw=3.5.0,step=Power/VCC 3V3,sigma=2,from={ONSET}", 4107, 30, 60),
     Scenario("one station reads 2 sigma high",
