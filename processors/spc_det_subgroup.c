@@ -588,18 +588,15 @@ typedef int (*sg_test_fn)(const struct spc_dctx *, struct sgs *, struct sgt *,
  * fixture's, the station (both its fixtures) is the better explanation --
  * and if that station was already reported, the fixture is part of the same
  * condition: NULL, nothing new to report. */
-static struct sgt *prefer_general(const struct spc_dctx *c, struct sgt *best,
-                                  struct sgt *t, const int *sig, unsigned n,
-                                  unsigned test)
+static struct sgt *prefer_general(struct sgt *best, struct sgt *t,
+                                  const int *sig, unsigned n, unsigned test)
 {
-    const struct spc_dims *dims = spc_engine_dims(c->eng);
     unsigned i;
 
-    if (strcmp(dims->names[best->s->dim], "fixture") != 0)
+    if (best->s->dim != SPC_DIM_FIXTURE)
         return best;
     for (i = 0; i < n; i++)
-        if (sig[i] && t[i].dir == best->dir &&
-            !strcmp(dims->names[t[i].s->dim], "station") &&
+        if (sig[i] && t[i].dir == best->dir && t[i].s->dim == SPC_DIM_STATION &&
             t[i].effect >= 0.6 * best->effect)
             return (t[i].s->g->active & test) ? NULL : &t[i];
     return best;
@@ -722,13 +719,12 @@ static int within_station(const struct spc_dctx *c, const struct sgs *st,
 static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
                      unsigned test, sg_test_fn fn, const struct sglev *L)
 {
-    const struct spc_dims *dims = spc_engine_dims(c->eng);
     struct sgt t[SPC_META_MAX], *best = NULL;
     int sig[SPC_META_MAX], fresh;
     unsigned i, fx = n; /* the event's fixture entry, if any */
 
     for (i = 0; i < n; i++) {
-        if (!strcmp(dims->names[ss[i].dim], "fixture"))
+        if (ss[i].dim == SPC_DIM_FIXTURE)
             fx = i;
         t[i].s = &ss[i];
         t[i].pv = 1.0;
@@ -738,7 +734,7 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
             best = &t[i];
     }
     fresh = best != NULL;
-    if (best && fx < n && !strcmp(dims->names[best->s->dim], "station")) {
+    if (best && fx < n && best->s->dim == SPC_DIM_STATION) {
         int w = within_station(c, best->s, &ss[fx], test, best->dir, L->zc);
 
         if (w < 0)
@@ -749,7 +745,7 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
             best = &t[fx];
         }
     } else if (best) {
-        best = prefer_general(c, best, t, sig, n, test);
+        best = prefer_general(best, t, sig, n, test);
     }
     for (i = 0; i < n; i++)
         if (fresh || !sig[i])
