@@ -714,6 +714,24 @@ static int within_station(const struct spc_dctx *c, const struct sgs *st,
     return dir * z <= -zc / 2 ? -1 : 0;
 }
 
+/* Another subgroup of this event is already named for @p test, the same
+ * way, with an effect at least 60 % of @p best's: @p best overlaps the
+ * named condition (the operator of that station's shift, the socket of
+ * that fixture) rather than being a problem of its own, so it is latched
+ * without a report.  A genuinely separate problem shows on events outside
+ * the named subgroup and is reported there. */
+static int explained_by_named(const struct sgt *best, const struct sgt *t,
+                              const int *sig, unsigned n, unsigned test)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        if (&t[i] != best && sig[i] && (t[i].s->g->active & test) &&
+            t[i].dir == best->dir && t[i].effect >= 0.6 * best->effect)
+            return 1;
+    return 0;
+}
+
 /* Run @p test on the event's subgroups; report the strongest newly
  * significant one, latch the other significant ones, clear the rest. */
 static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
@@ -740,13 +758,17 @@ static void run_test(struct spc_dctx *c, struct sgs *ss, unsigned n,
         if (w < 0)
             return;  /* another fixture of this station: its events tell */
         if (w > 0) { /* one fixture of the station: name it */
+            int named = (ss[fx].g->active & test) != 0;
+
             sg_describe(c, &ss[fx], test, &t[fx], L->G);
             sig[fx] = 1;
-            best = &t[fx];
+            best = named ? NULL : &t[fx]; /* named already: same condition */
         }
     } else if (best) {
         best = prefer_general(best, t, sig, n, test);
     }
+    if (best && explained_by_named(best, t, sig, n, test))
+        best = NULL;
     for (i = 0; i < n; i++)
         if (fresh || !sig[i])
             set_active(c->k, ss[i].g, test, sig[i]);

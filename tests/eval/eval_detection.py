@@ -11,6 +11,8 @@ engine runs over the reports with the built-in defaults, and the anomalies are s
   detecting unit, both included);
 - named: for a fault confined to one station/fixture/firmware, the first anomaly whose
   `subgroup` is exactly that dimension and value, and its delay;
+- other names: subgroups named on affected keys that are not the fault's (a station for
+  a fixture's problem, an operator for a station's, anything for a fleet-wide fault);
 - false alarms: anomalies on keys no fault touches, or on an affected key before its
   onset, per in-control measurement, pooled over all scenarios plus a fault-free run.
 
@@ -39,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 UNITS = 3000
 ONSET = 1200  # global unit index: every key is past warm-up and baseline by then
 MAX_FALSE_ALARM_RATE = 1e-3  # per in-control measurement
+MAX_OTHER_NAMES = 3  # wrong subgroups named, over all scenarios
 
 
 @dataclass
@@ -165,6 +168,11 @@ def score(sc: Scenario, truth: dict[str, Any], units: dict[int, dict[str, str]],
         res["delay"] = affected_until(first)
         res["first"] = f"{first['detector']} on {first['test_step']}"
     want = fault.get("subgroup")
+    # names of other subgroups (a station for a fixture's problem, the operator of a
+    # station's shift, any subgroup for a fleet-wide fault) send the operator elsewhere
+    res["other_names"] = sorted({f"{a['subgroup']['dimension']}={a['subgroup']['value']}"
+                                 for _, a in hits
+                                 if a.get("subgroup") and a["subgroup"] != want})
     if want:
         named = [(u, a) for u, a in hits if a.get("subgroup") == want]
         if named:
@@ -223,6 +231,12 @@ def main() -> int:
               f"{sc.max_named_delay if sc.max_named_delay is not None else '-':>5}  "
               f"{r.get('first', '-')}; {','.join(r['detectors'])}"
               f"{'' if r['ok'] else '   <-- FAILED'}")
+    others = [f"{r['scenario']}: {n}" for r in results for n in r["other_names"]]
+    ok_names = len(others) <= MAX_OTHER_NAMES
+    print(f"other subgroups named: {len(others)} (bound {MAX_OTHER_NAMES})"
+          f"{'' if ok_names else '   <-- FAILED'}")
+    for o in others:
+        print(f"  {o}")
     ok_rate = rate < MAX_FALSE_ALARM_RATE
     print(f"false alarms: {false_alarms} in {in_control} in-control measurements = "
           f"{rate * 1000:.3f} per 1000 (bound {MAX_FALSE_ALARM_RATE * 1000:g})"
@@ -233,7 +247,7 @@ def main() -> int:
              "in_control_measurements": in_control, "false_alarm_rate": rate}, indent=1))
     if tmp:
         tmp.cleanup()
-    return 0 if ok_rate and all(r["ok"] for r in results) else 1
+    return 0 if ok_rate and ok_names and all(r["ok"] for r in results) else 1
 
 
 if __name__ == "__main__":
