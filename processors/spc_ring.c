@@ -1,13 +1,14 @@
 /*
- * spc_ring.c -- ring buffer + sorted index of its valid values.
+ * spc_ring.c -- ring buffer + a sorted copy of its valid values.
  *
- * DATA FLOW: sample -> slot (overwriting the oldest) -> the old slot's
- *   entry leaves the sorted index, the new one enters it (binary search on
- *   (value, slot), memmove of the tail).
+ * DATA FLOW: sample -> slot (overwriting the oldest) -> the old value
+ *   leaves the sorted array, the new one enters it (binary search, memmove
+ *   of the tail).  Equal values are interchangeable, so any copy of the
+ *   old value is removed; -0 is stored as +0.
  * MAD: the k-th smallest |x - m| is the k-th smallest element of the union
  *   of two sorted sequences (distances right of m ascending, left of m
  *   descending), found by binary search over the split: O(log N) probes of
- *   the sorted index.  spc_ring_mad_below() answers "MAD < d" by counting deviations
+ *   the sorted array.  spc_ring_mad_below() answers "MAD < d" by counting deviations
  *   below d (two binary searches, same rounding as the MAD).
  * REFERENCES: Hampel (1974) for the MAD; Rousseeuw & Croux (1993),
  *   "Alternatives to the median absolute deviation", JASA 88, for 1.4826.
@@ -24,12 +25,12 @@ spc_err_t spc_ring_init(struct spc_ring *r, uint32_t cap)
     memset(r, 0, sizeof(*r));
     if (cap == 0 || cap > SPC_RING_MAX)
         return SPC_ERR_RANGE;
-    bytes = cap * (sizeof(struct spc_sample) + sizeof(uint16_t));
+    bytes = cap * (sizeof(struct spc_sample) + sizeof(double));
     block = spc_malloc(bytes);
     if (!block)
         return SPC_ERR_NOMEM;
     r->s = (struct spc_sample *)block;
-    r->ix = (uint16_t *)(block + cap * sizeof(struct spc_sample));
+    r->v = (double *)(block + cap * sizeof(struct spc_sample));
     r->cap = cap;
     return SPC_OK;
 }
@@ -42,7 +43,7 @@ void spc_ring_fini(struct spc_ring *r)
 
 size_t spc_ring_bytes(const struct spc_ring *r)
 {
-    return r->cap * (sizeof(struct spc_sample) + sizeof(uint16_t));
+    return r->cap * (sizeof(struct spc_sample) + sizeof(double));
 }
 
 void spc_ring_clear(struct spc_ring *r)
@@ -50,32 +51,17 @@ void spc_ring_clear(struct spc_ring *r)
     r->head = r->count = r->nvalid = 0;
 }
 
-/* First index position whose (value, slot) is not below (v, slot). */
-static uint32_t lower(const struct spc_ring *r, double v, uint32_t slot)
-{
-    uint32_t lo = 0, hi = r->nvalid;
-
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2, ms = r->ix[mid];
-        double mv = r->s[ms].value;
-
-        if (mv < v || (mv == v && ms < slot))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 void spc_ring_push(struct spc_ring *r, const struct spc_sample *s)
 {
     uint32_t slot = r->head, p;
 
     if (r->count == r->cap) {
-        if (!isnan(r->s[slot].value)) {
-            p = lower(r, r->s[slot].value, slot);
-            memmove(&r->ix[p], &r->ix[p + 1],
-                    (r->nvalid - p - 1) * sizeof(r->ix[0]));
+        double old = r->s[slot].value;
+
+        if (!isnan(old)) { /* equal values are interchangeable: any one */
+            p = spc_ring_rank_lt(r, old + 0.0);
+            memmove(&r->v[p], &r->v[p + 1],
+                    (r->nvalid - p - 1) * sizeof(r->v[0]));
             r->nvalid--;
         }
     } else {
@@ -83,9 +69,9 @@ void spc_ring_push(struct spc_ring *r, const struct spc_sample *s)
     }
     r->s[slot] = *s;
     if (!isnan(s->value)) {
-        p = lower(r, s->value, slot);
-        memmove(&r->ix[p + 1], &r->ix[p], (r->nvalid - p) * sizeof(r->ix[0]));
-        r->ix[p] = (uint16_t)slot;
+        p = spc_ring_rank_lt(r, s->value);
+        memmove(&r->v[p + 1], &r->v[p], (r->nvalid - p) * sizeof(r->v[0]));
+        r->v[p] = s->value + 0.0; /* -0 sorted as +0: one zero, one sign */
         r->nvalid++;
     }
     r->head = r->head + 1 == r->cap ? 0 : r->head + 1;
@@ -98,7 +84,7 @@ uint32_t spc_ring_rank_lt(const struct spc_ring *r, double v)
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
 
-        if (r->s[r->ix[mid]].value < v)
+        if (r->v[mid] < v)
             lo = mid + 1;
         else
             hi = mid;
@@ -113,7 +99,7 @@ uint32_t spc_ring_rank_le(const struct spc_ring *r, double v)
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
 
-        if (r->s[r->ix[mid]].value <= v)
+        if (r->v[mid] <= v)
             lo = mid + 1;
         else
             hi = mid;

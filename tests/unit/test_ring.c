@@ -120,7 +120,8 @@ START_TEST(test_ring_fifo_drop_oldest)
     push(&r, 7, 7);
     ck_assert(spc_ring_at(&r, 0)->value == 7);
     ck_assert(spc_ring_median(&r) == 7);
-    ck_assert_uint_eq(spc_ring_bytes(&r), 3 * (sizeof(struct spc_sample) + 2));
+    ck_assert_uint_eq(spc_ring_bytes(&r),
+                      3 * (sizeof(struct spc_sample) + sizeof(double)));
     spc_ring_fini(&r);
 }
 END_TEST
@@ -157,6 +158,41 @@ START_TEST(test_ring_nan_counted_not_indexed)
     ck_assert(spc_ring_median(&r) == 6.0);
     ck_assert_uint_eq(spc_ring_rank_lt(&r, 8.0), 1);
     ck_assert_uint_eq(spc_ring_rank_le(&r, 8.0), 2);
+    spc_ring_fini(&r);
+}
+END_TEST
+
+/* Equal values are interchangeable in the sorted copy: pushing out one of
+ * several equal values removes exactly one; -0 and +0 are one zero (sorted
+ * and reported as +0), so evicting a -0 never leaves a stray value. */
+START_TEST(test_ring_duplicates_and_signed_zeros)
+{
+    struct spc_ring r;
+    uint32_t i;
+
+    ck_assert_int_eq(spc_ring_init(&r, 4), SPC_OK);
+    push(&r, 1, 1);
+    push(&r, 1, 2);
+    push(&r, -0.0, 3);
+    push(&r, 1, 4); /* {1, 1, -0, 1} */
+    ck_assert_uint_eq(r.nvalid, 4);
+    ck_assert(spc_ring_select(&r, 0) == 0.0 &&
+              !signbit(spc_ring_select(&r, 0)));
+    push(&r, 5, 5); /* {1, -0, 1, 5}: one 1 left the window */
+    ck_assert(spc_ring_select(&r, 0) == 0.0);
+    ck_assert(spc_ring_select(&r, 1) == 1.0);
+    ck_assert(spc_ring_select(&r, 2) == 1.0);
+    ck_assert(spc_ring_select(&r, 3) == 5.0);
+    push(&r, 0.0, 6); /* {-0, 1, 5, +0} */
+    push(&r, 7, 7);   /* {1, 5, +0, 7}: the -0 left, one zero stays */
+    ck_assert_uint_eq(r.nvalid, 4);
+    ck_assert(spc_ring_select(&r, 0) == 0.0 &&
+              !signbit(spc_ring_select(&r, 0)));
+    ck_assert(spc_ring_median(&r) == 3.0);
+    for (i = 0; i < 4; i++) /* all out: nothing stray remains */
+        push(&r, 2, 8 + i);
+    ck_assert_uint_eq(r.nvalid, 4);
+    ck_assert(spc_ring_select(&r, 0) == 2.0 && spc_ring_select(&r, 3) == 2.0);
     spc_ring_fini(&r);
 }
 END_TEST
@@ -503,6 +539,7 @@ Suite *ring_suite(void)
     t = tcase_create("fifo");
     tcase_add_test(t, test_ring_fifo_drop_oldest);
     tcase_add_test(t, test_ring_nan_counted_not_indexed);
+    tcase_add_test(t, test_ring_duplicates_and_signed_zeros);
     tcase_add_test(t, test_ring_init_errors);
     tcase_add_test(t, test_ring_sample_time);
     suite_add_tcase(s, t);
