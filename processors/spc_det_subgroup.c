@@ -373,14 +373,84 @@ static void sgs_var(struct sgs *s)
     s->vr = var_of(s->nr, s->t.sum - s->w.sum, s->t.sumsq - s->w.sumsq);
 }
 
+/* What a report says of a subgroup against the rest, one function per
+ * test: the statistic, effect, both sides' summaries and counts, the
+ * direction (fill_*), and the Bonferroni-adjusted p-value (pv_*).  The
+ * tests gate on them; sg_describe() uses them ungated. */
+static void fill_mean(const struct spc_dctx *c, const struct sgs *s,
+                      struct sgt *t)
+{
+    double a = s->vg / s->ng, b = s->vr / s->nr, d = s->mg - s->mr;
+
+    t->stat = fabs(d) / sqrt(a + b);
+    t->effect = fabs(d);
+    t->a = s->mg + c->k->sg_center;
+    t->b = s->mr + c->k->sg_center;
+    t->na = s->ng;
+    t->nb = s->nr;
+    t->dir = d > 0 ? 1 : -1;
+}
+
+static double pv_mean(const struct sgs *s, const struct sgt *t, uint32_t G)
+{
+    double a = s->vg / s->ng, b = s->vr / s->nr;
+    double df =
+        (a + b) * (a + b) / (a * a / (s->ng - 1.0) + b * b / (s->nr - 1.0));
+
+    return SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
+}
+
+static void fill_yield(const struct sgs *s, struct sgt *t)
+{
+    double ng = s->w.ne, nr = s->t.ne - s->w.ne;
+    double pg = s->w.npass / ng, pr = (s->t.npass - s->w.npass) / nr;
+    double pp = s->t.npass / s->t.ne;
+
+    t->stat = (pr - pg) / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
+    t->effect = pr - pg;
+    t->a = pg;
+    t->b = pr;
+    t->na = ng;
+    t->nb = nr;
+    t->dir = -1;
+}
+
+static double pv_yield(const struct sgs *s, uint32_t G)
+{
+    uint32_t fg = (uint32_t)(s->w.ne - s->w.npass);
+    uint32_t F = (uint32_t)(s->t.ne - s->t.npass);
+
+    return SPC_MIN(
+        1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F, (uint32_t)s->w.ne));
+}
+
+static void fill_var(const struct sgs *s, struct sgt *t)
+{
+    double F = s->vg / s->vr;
+
+    t->stat = fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
+    /* excess (F - 1) or deficit (1 - F) of variance: both dilute linearly
+     * when the subgroup is only part of a larger one */
+    t->effect = F > 1.0 ? F - 1.0 : 1.0 - F;
+    t->a = sqrt(s->vg);
+    t->b = sqrt(s->vr);
+    t->na = s->ng;
+    t->nb = s->nr;
+    t->dir = F > 1.0 ? 1 : -1;
+}
+
+static double pv_var(const struct sgt *t, uint32_t G)
+{
+    return SPC_MIN(1.0, 2.0 * G * spc_norm_sf(t->stat));
+}
+
 /* @returns 1 significant (a new or held condition), 0 not. */
 static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
                      const struct sglev *L)
 {
     const double zc = L->zc;
-    const uint32_t G = L->G;
     int hold = (s->g->active & SPC_SG_MEAN) != 0;
-    double zt = hold ? L->zhold : zc, d = s->mg - s->mr, a, b, df;
+    double zt = hold ? L->zhold : zc, d = s->mg - s->mr;
 
     if (s->ng < c->p->sg_min_n || s->nr < c->p->sg_min_n)
         return 0;
@@ -397,55 +467,32 @@ static int test_mean(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
             return 0;
     }
     sgs_var(s);
-    a = s->vg / s->ng;
-    b = s->vr / s->nr;
-    if (d * d <= zt * zt * (a + b))
+    if (d * d <= zt * zt * (s->vg / s->ng + s->vr / s->nr))
         return 0; /* |t| <= z: cannot pass, skip the sqrt and the tail */
-    t->stat = fabs(d) / sqrt(a + b);
-    t->effect = fabs(d);
-    t->a = s->mg + c->k->sg_center;
-    t->b = s->mr + c->k->sg_center;
-    t->na = s->ng;
-    t->nb = s->nr;
-    t->dir = d > 0 ? 1 : -1;
+    fill_mean(c, s, t);
     if (hold)
         return 1;
-    df = (a + b) * (a + b) / (a * a / (s->ng - 1.0) + b * b / (s->nr - 1.0));
-    t->pv = SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
+    t->pv = pv_mean(s, t, L->G);
     return t->pv < L->alpha;
 }
 
 static int test_yield(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
                       const struct sglev *L)
 {
-    const double zc = L->zc;
-    const uint32_t G = L->G;
-    double ng = s->w.ne, nr = s->t.ne - s->w.ne, pg, pr, pp, z;
+    double ng = s->w.ne, nr = s->t.ne - s->w.ne;
     uint32_t fg = (uint32_t)(s->w.ne - s->w.npass);
-    uint32_t F = (uint32_t)(s->t.ne - s->t.npass);
     int hold = (s->g->active & SPC_SG_YIELD) != 0;
 
     if (fg < (hold ? 1u : 3u) || ng < c->p->sg_min_n || nr < c->p->sg_min_n)
         return 0;
-    pg = s->w.npass / ng;
-    pr = (s->t.npass - s->w.npass) / nr;
-    if (!hold && pr - pg < c->p->yield_min_drop_abs)
+    fill_yield(s, t);
+    if (!hold && t->effect < c->p->yield_min_drop_abs)
         return 0;
-    pp = s->t.npass / s->t.ne;
-    z = (pr - pg) / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
-    if (z <= (hold ? L->zhold : zc))
+    if (t->stat <= (hold ? L->zhold : L->zc))
         return 0;
-    t->stat = z;
-    t->effect = pr - pg;
-    t->a = pg;
-    t->b = pr;
-    t->na = ng;
-    t->nb = nr;
-    t->dir = -1;
     if (hold)
         return 1;
-    t->pv = SPC_MIN(
-        1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F, (uint32_t)s->w.ne));
+    t->pv = pv_yield(s, L->G);
     return t->pv < L->alpha;
 }
 
@@ -453,8 +500,7 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
                     const struct sglev *L)
 {
     const double zc = L->zc;
-    const uint32_t G = L->G;
-    double r2 = c->p->var_ratio * c->p->var_ratio, F, z;
+    double r2 = c->p->var_ratio * c->p->var_ratio, F;
     int hold = (s->g->active & SPC_SG_VARIANCE) != 0;
 
     if (s->ng < c->p->sg_min_n || s->nr < c->p->sg_min_n)
@@ -480,21 +526,12 @@ static int test_var(const struct spc_dctx *c, struct sgs *s, struct sgt *t,
                            (CLIP_SIGMA - 1.0) * c->sigma)
             return 0;
     }
-    z = fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
-    if (z <= (hold ? L->zhold : zc))
+    fill_var(s, t);
+    if (t->stat <= (hold ? L->zhold : zc))
         return 0;
-    t->stat = z;
-    /* excess (F - 1) or deficit (1 - F) of variance: both dilute linearly
-     * when the subgroup is only part of a larger one */
-    t->effect = F > 1.0 ? F - 1.0 : 1.0 - F;
-    t->a = sqrt(s->vg);
-    t->b = sqrt(s->vr);
-    t->na = s->ng;
-    t->nb = s->nr;
-    t->dir = F > 1.0 ? 1 : -1;
     if (hold)
         return 1;
-    t->pv = SPC_MIN(1.0, 2.0 * G * spc_norm_sf(z));
+    t->pv = pv_var(t, L->G);
     return t->pv < L->alpha;
 }
 
@@ -609,46 +646,17 @@ static void sg_describe(const struct spc_dctx *c, struct sgs *s, unsigned test,
 {
     t->s = s;
     if (test == SPC_SG_YIELD) {
-        double ng = s->w.ne, nr = s->t.ne - s->w.ne;
-        double pp = s->t.npass / s->t.ne;
-        uint32_t fg = (uint32_t)(s->w.ne - s->w.npass);
-        uint32_t F = (uint32_t)(s->t.ne - s->t.npass);
-
-        t->a = s->w.npass / ng;
-        t->b = (s->t.npass - s->w.npass) / nr;
-        t->effect = t->b - t->a;
-        t->stat = t->effect / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
-        t->na = ng;
-        t->nb = nr;
-        t->dir = -1;
-        t->pv = SPC_MIN(1.0, G * spc_hypergeom_sf(fg, (uint32_t)s->t.ne, F,
-                                                  (uint32_t)s->w.ne));
+        fill_yield(s, t);
+        t->pv = pv_yield(s, G);
         return;
     }
     sgs_var(s);
-    t->na = s->ng;
-    t->nb = s->nr;
     if (test == SPC_SG_MEAN) {
-        double a = s->vg / s->ng, b = s->vr / s->nr, d = s->mg - s->mr;
-        double df =
-            (a + b) * (a + b) / (a * a / (s->ng - 1.0) + b * b / (s->nr - 1.0));
-
-        t->stat = fabs(d) / sqrt(a + b);
-        t->effect = fabs(d);
-        t->a = s->mg + c->k->sg_center;
-        t->b = s->mr + c->k->sg_center;
-        t->dir = d > 0 ? 1 : -1;
-        t->pv = SPC_MIN(1.0, 2.0 * G * spc_t_sf(t->stat, df));
+        fill_mean(c, s, t);
+        t->pv = pv_mean(s, t, G);
     } else {
-        double F = s->vg / s->vr;
-
-        t->stat =
-            fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
-        t->effect = F > 1.0 ? F - 1.0 : 1.0 - F;
-        t->a = sqrt(s->vg);
-        t->b = sqrt(s->vr);
-        t->dir = F > 1.0 ? 1 : -1;
-        t->pv = SPC_MIN(1.0, 2.0 * G * spc_norm_sf(t->stat));
+        fill_var(s, t);
+        t->pv = pv_var(t, G);
     }
 }
 
