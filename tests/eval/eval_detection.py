@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spcsim.faults import glob_to_regex  # the simulator's own filter globs
+
 REPO = Path(__file__).resolve().parents[2]
 UNITS = 3000
 ONSET = 1200  # global unit index: every key is past warm-up and baseline by then
@@ -78,12 +80,6 @@ SCENARIOS = [
              f"yield_drop:station=ST-04,rate=0.1,from={ONSET}", 4109, 60),
 ]
 CLEAN_SEEDS = (4201, 4202)
-
-
-def glob_re(pattern: str) -> re.Pattern[str]:
-    """The simulator's filter globs: only * and ? are special."""
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
 def unit_index(serial: str) -> int:
@@ -139,7 +135,7 @@ def key_of(a: dict[str, Any]) -> tuple[str, str, str]:
 def score(sc: Scenario, truth: dict[str, Any], units: dict[int, dict[str, str]],
           anomalies: list[dict[str, Any]]) -> dict[str, Any]:
     (fault,) = truth["faults"]
-    filters = {k: glob_re(v) for k, v in fault["filters"].items()}
+    filters = {k: glob_to_regex(v) for k, v in fault["filters"].items()}
     onset = fault["onset_unit"]
     keys = {(k["test_plan"], k["test_step"], k["measurement"]): k for k in fault["step_keys"]}
 
