@@ -369,19 +369,91 @@ void spc_detect_begin(const struct spc_dctx *c, struct spc_anomaly *a,
     memcpy(a->meta, ev->meta, sizeof(a->meta));
 }
 
+/* Counts of one metadata value in the recent window (fill_breakdown). */
+struct br_acc {
+    uint32_t id, n, nv, np;
+    double sum;
+};
+
+#define BR_CACHE 64 /* tuple -> entry rows, direct mapped */
+
+/* Per-dimension breakdown of the last @p w events, in one pass over the
+ * samples: each sample's tuple is mapped to its entry in every dimension
+ * (a small cache of tuple -> row saves the searches for repeated tuples).
+ * Dimensions with a single value carry no information and are left out;
+ * order: dimension, then first appearance; at most SPC_BREAKDOWN_MAX
+ * entries in all, earlier dimensions first. */
+static void fill_breakdown(const struct spc_dctx *c, struct spc_anomaly_ctx *x,
+                           uint32_t w)
+{
+    const struct spc_ring *r = &c->k->ring;
+    const struct spc_dims *dims = &c->eng->cfg->dims;
+    unsigned nd = dims->n, cnt[SPC_META_MAX] = {0}, d, j;
+    struct br_acc acc[SPC_META_MAX][SPC_BREAKDOWN_MAX];
+    uint32_t ctid[BR_CACHE], i;
+    uint8_t crow[BR_CACHE][SPC_META_MAX];
+
+    memset(ctid, 0xff, sizeof(ctid));
+    for (i = w; i > 0; i--) {
+        const struct spc_sample *s = spc_ring_back(r, i - 1);
+        uint32_t tid = s->mp & SPC_SAMPLE_TUPLE_MASK;
+        uint8_t *row = crow[tid % BR_CACHE];
+        int pass = (s->mp & SPC_SAMPLE_PASS) != 0, valid = !isnan(s->value);
+
+        if (ctid[tid % BR_CACHE] != tid) { /* map the tuple's values */
+            for (d = 0; d < nd; d++) {
+                uint32_t v = spc_tuple_val(c, tid, d);
+
+                for (j = 0; j < cnt[d] && acc[d][j].id != v; j++)
+                    ;
+                if (v && j == cnt[d] && j < SPC_BREAKDOWN_MAX)
+                    acc[d][cnt[d]++] = (struct br_acc){.id = v};
+                row[d] = !v || j == SPC_BREAKDOWN_MAX ? 0xff : (uint8_t)j;
+            }
+            ctid[tid % BR_CACHE] = tid;
+        }
+        for (d = 0; d < nd; d++) {
+            struct br_acc *a;
+
+            if (row[d] == 0xff)
+                continue;
+            a = &acc[d][row[d]];
+            a->n++;
+            a->np += pass;
+            if (valid) {
+                a->sum += s->value;
+                a->nv++;
+            }
+        }
+    }
+    x->n_br = 0;
+    for (d = 0; d < nd && x->n_br < SPC_BREAKDOWN_MAX; d++) {
+        unsigned m = SPC_MIN(cnt[d], SPC_BREAKDOWN_MAX - x->n_br);
+
+        if (m < 2) /* one value only: no information */
+            continue;
+        for (j = 0; j < m; j++) {
+            struct spc_breakdown *b = &x->br[x->n_br++];
+            const struct br_acc *a = &acc[d][j];
+
+            b->dim = dims->names[d];
+            b->value = spc_engine_str(c->eng, a->id);
+            b->n = a->n;
+            b->mean = a->nv ? a->sum / a->nv : NAN;
+            b->yield = (double)a->np / a->n;
+        }
+    }
+}
+
 /* Recent-window statistics and the per-dimension breakdown of the last
- * sg_window events (only when an anomaly fires, so O(window x dims) is
- * fine).  Dimensions with a single value in the window carry no
- * information and are left out; order: dimension, then first appearance. */
+ * sg_window events (only when an anomaly fires). */
 static void fill_context(const struct spc_dctx *c, struct spc_anomaly *a)
 {
     struct spc_anomaly_ctx *x = &a->ctx;
     const struct spc_ring *r = &c->k->ring;
-    const struct spc_dims *dims = &c->eng->cfg->dims;
     uint32_t w = SPC_MIN(r->count, c->p->sg_window), i;
     struct spc_welford wf;
     double pass = 0;
-    unsigned d;
 
     spc_welford_reset(&wf);
     for (i = 0; i < w; i++) {
@@ -400,46 +472,7 @@ static void fill_context(const struct spc_dctx *c, struct spc_anomaly *a)
     x->baseline_yield = c->k->y_base_n > 0
                             ? (c->k->y_base_pass + 0.5) / (c->k->y_base_n + 1)
                             : NAN;
-    x->n_br = 0;
-    for (d = 0; d < dims->n && x->n_br < SPC_BREAKDOWN_MAX; d++) {
-        unsigned first = x->n_br, j;
-        double sum[SPC_BREAKDOWN_MAX] = {0}, nv[SPC_BREAKDOWN_MAX] = {0};
-        double np[SPC_BREAKDOWN_MAX] = {0};
-
-        for (i = w; i > 0; i--) {
-            const struct spc_sample *s = spc_ring_back(r, i - 1);
-            uint32_t v = spc_tuple_val(c, s->mp & SPC_SAMPLE_TUPLE_MASK, d);
-            const char *vs;
-
-            if (!v)
-                continue;
-            vs = spc_engine_str(c->eng, v);
-            for (j = first; j < x->n_br && x->br[j].value != vs; j++)
-                ;
-            if (j == x->n_br) {
-                if (x->n_br == SPC_BREAKDOWN_MAX)
-                    continue;
-                x->br[j].dim = dims->names[d];
-                x->br[j].value = vs;
-                x->br[j].n = 0;
-                x->n_br++;
-            }
-            x->br[j].n++;
-            np[j] += (s->mp & SPC_SAMPLE_PASS) != 0;
-            if (!isnan(s->value)) {
-                sum[j] += s->value;
-                nv[j]++;
-            }
-        }
-        if (x->n_br - first < 2) { /* one value only: no information */
-            x->n_br = first;
-            continue;
-        }
-        for (j = first; j < x->n_br; j++) {
-            x->br[j].mean = nv[j] ? sum[j] / nv[j] : NAN;
-            x->br[j].yield = np[j] / x->br[j].n;
-        }
-    }
+    fill_breakdown(c, x, w);
 }
 
 void spc_detect_fire(const struct spc_dctx *c, struct spc_anomaly *a)
@@ -836,9 +869,10 @@ static void prefetch_key(const struct spc_key *k)
     const struct spc_ring *r = &k->ring;
     uint32_t i;
 
-    __builtin_prefetch((const char *)k + 64);
-    __builtin_prefetch((const char *)k + 128);
-    __builtin_prefetch((const char *)k + 192);
+    /* every line of the key struct: the detectors' state lies at its end
+     * (runs, the subgroup totals); line 0 was fetched by resolve_keys */
+    for (i = 64; i < sizeof(*k) + 63; i += 64)
+        __builtin_prefetch((const char *)k + i, 1);
     __builtin_prefetch(r->s + (r->head ? r->head - 1 : r->cap - 1));
     __builtin_prefetch(r->s + r->head, 1);
     /* the sorted values where the first levels of every binary search
