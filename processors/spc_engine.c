@@ -869,10 +869,11 @@ static void prefetch_key(const struct spc_key *k)
     const struct spc_ring *r = &k->ring;
     uint32_t i;
 
-    /* every line of the key struct: the detectors' state lies at its end
-     * (runs, the subgroup totals); line 0 was fetched by resolve_keys */
-    for (i = 64; i < sizeof(*k) + 63; i += 64)
-        __builtin_prefetch((const char *)k + i, 1);
+    /* the key struct's first lines (line 0 was fetched by resolve_keys);
+     * every line of it, or the struct two events ahead, measured slower */
+    __builtin_prefetch((const char *)k + 64);
+    __builtin_prefetch((const char *)k + 128);
+    __builtin_prefetch((const char *)k + 192);
     __builtin_prefetch(r->s + (r->head ? r->head - 1 : r->cap - 1));
     __builtin_prefetch(r->s + r->head, 1);
     /* the sorted values where the first levels of every binary search
