@@ -373,6 +373,24 @@ static void sgs_var(struct sgs *s)
     s->vr = var_of(s->nr, s->t.sum - s->w.sum, s->t.sumsq - s->w.sumsq);
 }
 
+/* The test statistics, each written once: Welch's z of two means, the
+ * pooled two-proportion z, and ln F over its asymptotic standard error. */
+static double welch_z(double ma, double va, double na, double mb, double vb,
+                      double nb)
+{
+    return (ma - mb) / sqrt(va / na + vb / nb);
+}
+
+static double prop_z(double pa, double na, double pb, double nb, double pp)
+{
+    return (pa - pb) / sqrt(pp * (1.0 - pp) * (1.0 / na + 1.0 / nb));
+}
+
+static double logf_z(double va, double na, double vb, double nb)
+{
+    return log(va / vb) / sqrt(2.0 / (na - 1.0) + 2.0 / (nb - 1.0));
+}
+
 /* What a report says of a subgroup against the rest, one function per
  * test: the statistic, effect, both sides' summaries and counts, the
  * direction (fill_*), and the Bonferroni-adjusted p-value (pv_*).  The
@@ -380,9 +398,9 @@ static void sgs_var(struct sgs *s)
 static void fill_mean(const struct spc_dctx *c, const struct sgs *s,
                       struct sgt *t)
 {
-    double a = s->vg / s->ng, b = s->vr / s->nr, d = s->mg - s->mr;
+    double d = s->mg - s->mr;
 
-    t->stat = fabs(d) / sqrt(a + b);
+    t->stat = fabs(welch_z(s->mg, s->vg, s->ng, s->mr, s->vr, s->nr));
     t->effect = fabs(d);
     t->a = s->mg + c->k->sg_center;
     t->b = s->mr + c->k->sg_center;
@@ -406,7 +424,7 @@ static void fill_yield(const struct sgs *s, struct sgt *t)
     double pg = s->w.npass / ng, pr = (s->t.npass - s->w.npass) / nr;
     double pp = s->t.npass / s->t.ne;
 
-    t->stat = (pr - pg) / sqrt(pp * (1.0 - pp) * (1.0 / ng + 1.0 / nr));
+    t->stat = prop_z(pr, nr, pg, ng, pp);
     t->effect = pr - pg;
     t->a = pg;
     t->b = pr;
@@ -428,7 +446,7 @@ static void fill_var(const struct sgs *s, struct sgt *t)
 {
     double F = s->vg / s->vr;
 
-    t->stat = fabs(log(F)) / sqrt(2.0 / (s->ng - 1.0) + 2.0 / (s->nr - 1.0));
+    t->stat = fabs(logf_z(s->vg, s->ng, s->vr, s->nr));
     /* excess (F - 1) or deficit (1 - F) of variance: both dilute linearly
      * when the subgroup is only part of a larger one */
     t->effect = F > 1.0 ? F - 1.0 : 1.0 - F;
@@ -689,7 +707,7 @@ static int within_station(const struct spc_dctx *c, const struct sgs *st,
         pp = st->w.npass / st->w.ne;
         if (pp <= 0.0 || pp >= 1.0)
             return 0;
-        z = (pf - pr) / sqrt(pp * (1.0 - pp) * (1.0 / nf + 1.0 / nr));
+        z = prop_z(pf, nf, pr, nr, pp);
     } else {
         double vf, vr, mf, mr, floor;
 
@@ -705,7 +723,7 @@ static int within_station(const struct spc_dctx *c, const struct sgs *st,
                                    st->w.sumsq - fx->w.sumsq));
         mf = fx->w.sum / nf;
         mr = (st->w.sum - fx->w.sum) / nr;
-        z = (mf - mr) / sqrt(vf / nf + vr / nr);
+        z = welch_z(mf, vf, nf, mr, vr, nr);
         if (test == SPC_SG_VARIANCE && dir > 0 && fabs(z) >= zc / 2) {
             /* the station is wider because its fixtures disagree: the
              * culprit is the one farther from the other stations */
@@ -715,7 +733,7 @@ static int within_station(const struct spc_dctx *c, const struct sgs *st,
             return fabs(mf - mo) > fabs(mr - mo) ? 1 : -1;
         }
         if (test == SPC_SG_VARIANCE)
-            z = log(vf / vr) / sqrt(2.0 / (nf - 1.0) + 2.0 / (nr - 1.0));
+            z = logf_z(vf, nf, vr, nr);
     }
     if (dir * z >= zc / 2)
         return 1;

@@ -863,14 +863,14 @@ static int same_meta(const struct spc_event *a, const struct spc_event *b,
 /* Bring the lines the next event will touch towards the cache while the
  * current one is processed (state of 10 000 keys does not fit in L3).
  * Measured (docs/performance.md): the subgroup table +9 %; the whole
- * sample array, or prefetching two events ahead, made it slower. */
+ * sample array, every line of the key struct, or anything two events
+ * ahead made it slower. */
 static void prefetch_key(const struct spc_key *k)
 {
     const struct spc_ring *r = &k->ring;
     uint32_t i;
 
-    /* the key struct's first lines (line 0 was fetched by resolve_keys);
-     * every line of it, or the struct two events ahead, measured slower */
+    /* the key struct's first lines (line 0 was fetched by resolve_keys) */
     __builtin_prefetch((const char *)k + 64);
     __builtin_prefetch((const char *)k + 128);
     __builtin_prefetch((const char *)k + 192);

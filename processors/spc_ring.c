@@ -1,10 +1,12 @@
 /*
  * spc_ring.c -- ring buffer + a sorted copy of its valid values.
  *
- * DATA FLOW: sample -> slot (overwriting the oldest) -> the old value
- *   leaves the sorted array, the new one enters it (binary search, memmove
- *   of the tail).  Equal values are interchangeable, so any copy of the
- *   old value is removed; -0 is stored as +0.
+ * DATA FLOW: sample -> slot (overwriting the oldest) -> the new value
+ *   takes the old one's place in the sorted array (two binary searches,
+ *   one memmove of the values between the two positions; a plain removal
+ *   or insertion when either is NaN or the ring is not full).  Equal values
+ *   are interchangeable, so any copy of the old value is replaced; -0 is
+ *   stored as +0.
  * MAD: the k-th smallest |x - m| is the k-th smallest element of the union
  *   of two sorted sequences (distances right of m ascending, left of m
  *   descending), found by binary search over the split: O(log N) probes of
