@@ -375,54 +375,90 @@ struct br_acc {
     double sum;
 };
 
-#define BR_CACHE 64 /* tuple -> entry rows, direct mapped */
+#define BR_CACHE 256 /* tuple -> accumulators, direct mapped */
+#define BR_VCACHE 64 /* per dimension: value id -> row, direct mapped */
+
+/* The row of value @p v (not 0) in @p acc (@p cnt rows), appended when
+ * new and there is room; -1 when the dimension is full.  @p hint is a
+ * direct-mapped cache of value -> row (checked against acc, so any byte
+ * is safe), which saves the linear search for values seen before. */
+static int br_row(struct br_acc *acc, unsigned *cnt, uint8_t *hint, uint32_t v)
+{
+    uint8_t *h = &hint[v % BR_VCACHE];
+    unsigned j = *h;
+
+    if (j < *cnt && acc[j].id == v)
+        return (int)j;
+    for (j = 0; j < *cnt && acc[j].id != v; j++)
+        ;
+    if (j == SPC_BREAKDOWN_MAX)
+        return -1;
+    if (j == *cnt)
+        acc[(*cnt)++] = (struct br_acc){.id = v};
+    *h = (uint8_t)j;
+    return (int)j;
+}
+
+/* A tuple's accumulators: indexes into the flat acc array, one per
+ * dimension that has a value (and room). */
+struct br_tuple {
+    uint32_t tid;
+    uint8_t n;
+    uint16_t ix[SPC_META_MAX];
+};
 
 /* Per-dimension breakdown of the last @p w events, in one pass over the
- * samples: each sample's tuple is mapped to its entry in every dimension
- * (a small cache of tuple -> row saves the searches for repeated tuples).
+ * samples: each sample's tuple is mapped to its accumulator in every
+ * dimension it has a value for (caches of tuple -> accumulators and of
+ * value -> row save the searches for repeated tuples and values); each
+ * accumulator adds its samples in window order.
  * Dimensions with a single value carry no information and are left out;
  * order: dimension, then first appearance; at most SPC_BREAKDOWN_MAX
  * entries in all, earlier dimensions first. */
 static void fill_breakdown(const struct spc_dctx *c, struct spc_anomaly_ctx *x,
                            uint32_t w)
 {
-    const struct spc_ring *r = &c->k->ring;
     const struct spc_dims *dims = &c->eng->cfg->dims;
-    unsigned nd = dims->n, cnt[SPC_META_MAX] = {0}, d, j;
-    struct br_acc acc[SPC_META_MAX][SPC_BREAKDOWN_MAX];
-    uint32_t ctid[BR_CACHE], i;
-    uint8_t crow[BR_CACHE][SPC_META_MAX];
+    unsigned nd = dims->n, cnt[SPC_META_MAX] = {0}, d, j, part;
+    struct br_acc acc[SPC_META_MAX][SPC_BREAKDOWN_MAX], *flat = acc[0];
+    struct br_tuple tc[BR_CACHE];
+    uint8_t hint[SPC_META_MAX][BR_VCACHE];
+    const struct spc_sample *span[2];
+    uint32_t nspan[2], i;
 
-    memset(ctid, 0xff, sizeof(ctid));
-    for (i = w; i > 0; i--) {
-        const struct spc_sample *s = spc_ring_back(r, i - 1);
-        uint32_t tid = s->mp & SPC_SAMPLE_TUPLE_MASK;
-        uint8_t *row = crow[tid % BR_CACHE];
-        int pass = (s->mp & SPC_SAMPLE_PASS) != 0, valid = !isnan(s->value);
+    for (i = 0; i < BR_CACHE; i++)
+        tc[i].tid = UINT32_MAX;
+    memset(hint, 0xff, nd * sizeof(hint[0]));
+    spc_ring_spans(&c->k->ring, w, &span[0], &nspan[0], &span[1], &nspan[1]);
+    for (part = 0; part < 2; part++) {
+        for (i = 0; i < nspan[part]; i++) {
+            const struct spc_sample *s = &span[part][i];
+            uint32_t tid = s->mp & SPC_SAMPLE_TUPLE_MASK, pass, m;
+            struct br_tuple *t = &tc[tid % BR_CACHE];
+            int valid = !isnan(s->value);
 
-        if (ctid[tid % BR_CACHE] != tid) { /* map the tuple's values */
-            for (d = 0; d < nd; d++) {
-                uint32_t v = spc_tuple_val(c, tid, d);
+            if (t->tid != tid) { /* map the tuple's values */
+                t->tid = tid;
+                t->n = 0;
+                for (d = 0; d < nd; d++) {
+                    uint32_t v = spc_tuple_val(c, tid, d);
+                    int row = v ? br_row(acc[d], &cnt[d], hint[d], v) : -1;
 
-                for (j = 0; j < cnt[d] && acc[d][j].id != v; j++)
-                    ;
-                if (v && j == cnt[d] && j < SPC_BREAKDOWN_MAX)
-                    acc[d][cnt[d]++] = (struct br_acc){.id = v};
-                row[d] = !v || j == SPC_BREAKDOWN_MAX ? 0xff : (uint8_t)j;
+                    if (row >= 0)
+                        t->ix[t->n++] =
+                            (uint16_t)(d * SPC_BREAKDOWN_MAX + (unsigned)row);
+                }
             }
-            ctid[tid % BR_CACHE] = tid;
-        }
-        for (d = 0; d < nd; d++) {
-            struct br_acc *a;
+            pass = (s->mp & SPC_SAMPLE_PASS) != 0;
+            for (m = 0; m < t->n; m++) {
+                struct br_acc *a = &flat[t->ix[m]];
 
-            if (row[d] == 0xff)
-                continue;
-            a = &acc[d][row[d]];
-            a->n++;
-            a->np += pass;
-            if (valid) {
-                a->sum += s->value;
-                a->nv++;
+                a->n++;
+                a->np += pass;
+                if (valid) {
+                    a->sum += s->value;
+                    a->nv++;
+                }
             }
         }
     }
@@ -452,16 +488,22 @@ static void fill_context(const struct spc_dctx *c, struct spc_anomaly *a)
     struct spc_anomaly_ctx *x = &a->ctx;
     const struct spc_ring *r = &c->k->ring;
     uint32_t w = SPC_MIN(r->count, c->p->sg_window), i;
+    const struct spc_sample *span[2];
+    uint32_t nspan[2];
     struct spc_welford wf;
     double pass = 0;
+    int part;
 
     spc_welford_reset(&wf);
-    for (i = 0; i < w; i++) {
-        const struct spc_sample *s = spc_ring_back(r, i);
+    spc_ring_spans(r, w, &span[0], &nspan[0], &span[1], &nspan[1]);
+    for (part = 1; part >= 0; part--) { /* newest first */
+        for (i = nspan[part]; i > 0; i--) {
+            const struct spc_sample *s = &span[part][i - 1];
 
-        if (!isnan(s->value))
-            spc_welford_add(&wf, s->value);
-        pass += (s->mp & SPC_SAMPLE_PASS) != 0;
+            if (!isnan(s->value))
+                spc_welford_add(&wf, s->value);
+            pass += (s->mp & SPC_SAMPLE_PASS) != 0;
+        }
     }
     x->window_n = w;
     x->recent_mean = wf.n > 0 ? wf.mean : NAN;

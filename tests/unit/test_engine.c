@@ -187,6 +187,143 @@ START_TEST(test_engine_allocation_failure_sweep)
 }
 END_TEST
 
+/* The anomaly context's breakdown against a naive model (one pass per
+ * dimension and value over the window): per value its events, the mean of
+ * its valid values and its yield; order dimension, then first appearance;
+ * single-value dimensions left out; at most SPC_BREAKDOWN_MAX entries,
+ * earlier dimensions first.  The metadata is chosen to defeat the
+ * engine's caches: 300 tuples exist before the window, and the window
+ * alternates tuples (and operator ids) 256 apart. */
+#define BR_W 40
+
+struct br_capture {
+    unsigned n;
+    char dim[SPC_BREAKDOWN_MAX][32], val[SPC_BREAKDOWN_MAX][32];
+    uint32_t cnt[SPC_BREAKDOWN_MAX];
+    double mean[SPC_BREAKDOWN_MAX], yield[SPC_BREAKDOWN_MAX];
+    unsigned anomalies;
+};
+
+static void br_sink(const struct spc_anomaly *a, void *opaque)
+{
+    struct br_capture *c = opaque;
+    unsigned i;
+
+    c->anomalies++;
+    c->n = a->ctx.n_br;
+    for (i = 0; i < a->ctx.n_br; i++) {
+        snprintf(c->dim[i], sizeof(c->dim[i]), "%s", a->ctx.br[i].dim);
+        snprintf(c->val[i], sizeof(c->val[i]), "%s", a->ctx.br[i].value);
+        c->cnt[i] = a->ctx.br[i].n;
+        c->mean[i] = a->ctx.br[i].mean;
+        c->yield[i] = a->ctx.br[i].yield;
+    }
+}
+
+/* Metadata of tuple number j: station, a single fixture, operator X-j. */
+static void br_meta(char (*m)[16], unsigned j)
+{
+    snprintf(m[0], 16, "ST-%u", j % 3);
+    snprintf(m[1], 16, "FX-A");
+    snprintf(m[2], 16, "X-%u", j);
+}
+
+static unsigned br_tuple_of(unsigned i) /* window event i -> tuple number */
+{
+    return i / 2 + (i % 2) * 256;
+}
+
+static double br_value(unsigned i)
+{
+    return i == BR_W - 1 ? 10.0 : i % 7 == 5 ? NAN : (double)(i % 2);
+}
+
+START_TEST(test_engine_anomaly_breakdown)
+{
+    static const unsigned dim_ix[3] = {SPC_DIM_STATION, SPC_DIM_FIXTURE,
+                                       SPC_DIM_OPERATOR};
+    static const char *const dim_name[3] = {"station", "fixture", "operator"};
+    struct spc_config *cfg = t_config(
+        "{\"detectors\":{" ALL_OFF ",\"shewhart\":{\"enabled\":true,\"L\":3},"
+        "\"subgroup\":{\"enabled\":false,\"window\":40}}," KNOWN01 "}");
+    struct br_capture cap;
+    char err[256], meta[BR_W][3][16], other[16][16];
+    struct spc_engine *e = spc_engine_new(cfg, err, sizeof(err));
+    struct spc_event ev;
+    unsigned i, j, d, n = 0;
+
+    ck_assert_ptr_nonnull(e);
+    memset(&cap, 0, sizeof(cap));
+    spc_engine_set_sink(e, br_sink, &cap);
+    for (j = 0; j < 300; j++) { /* tuples 0..299 on another key */
+        br_meta(other, j);
+        t_event(&ev, "OTHER", 0.0, j);
+        for (d = 0; d < 3; d++)
+            ev.meta[dim_ix[d]] = other[d];
+        ck_assert_int_eq(spc_engine_process(e, &ev, 1), SPC_OK);
+    }
+    for (i = 0; i < BR_W; i++) {
+        br_meta(meta[i], br_tuple_of(i));
+        t_event(&ev, "S", br_value(i), i);
+        ev.passed = i % 4 != 0;
+        for (d = 0; d < 3; d++)
+            ev.meta[dim_ix[d]] = meta[i][d];
+        ck_assert_int_eq(spc_engine_process(e, &ev, 1), SPC_OK);
+    }
+    ck_assert_uint_eq(cap.anomalies, 1); /* the spike, last event */
+    /* the model over the window the point detector saw: the events before
+     * the spike (it is judged before it is pushed).  Fixture has one value
+     * (left out); station 3 values, then the operators until 32 entries */
+    for (d = 0; d < 3; d++) {
+        const char *seen[BR_W];
+        unsigned nseen = 0, k;
+
+        for (i = 0; i < BR_W - 1; i++) {
+            for (k = 0; k < nseen && strcmp(seen[k], meta[i][d]); k++)
+                ;
+            if (k == nseen)
+                seen[nseen++] = meta[i][d];
+        }
+        if (nseen < 2)
+            continue;
+        for (k = 0; k < nseen && n < SPC_BREAKDOWN_MAX; k++, n++) {
+            unsigned cnt = 0, nv = 0, np = 0;
+            double sum = 0;
+
+            for (i = 0; i < BR_W - 1; i++) {
+                if (strcmp(meta[i][d], seen[k]))
+                    continue;
+                cnt++;
+                np += i % 4 != 0;
+                if (!isnan(br_value(i))) {
+                    sum += br_value(i);
+                    nv++;
+                }
+            }
+            ck_assert_str_eq(cap.dim[n], dim_name[d]);
+            ck_assert_str_eq(cap.val[n], seen[k]);
+            ck_assert_uint_eq(cap.cnt[n], cnt);
+            ck_assert_double_eq_tol(cap.yield[n], (double)np / cnt, 1e-12);
+            if (nv)
+                ck_assert_double_eq_tol(cap.mean[n], sum / nv, 1e-12);
+            else
+                ck_assert(isnan(cap.mean[n]));
+        }
+    }
+    ck_assert_uint_eq(n, SPC_BREAKDOWN_MAX);
+    ck_assert_uint_eq(cap.n, n);
+    /* by hand: the window starts with tuple 0 (ST-0, X-0) and tuple 256
+     * (ST-1, X-256); X-0 is event 0 alone, which failed */
+    ck_assert_str_eq(cap.val[0], "ST-0");
+    ck_assert_str_eq(cap.val[1], "ST-1");
+    ck_assert_str_eq(cap.val[3], "X-0");
+    ck_assert_uint_eq(cap.cnt[3], 1);
+    ck_assert_double_eq(cap.yield[3], 0.0); /* event 0 failed */
+    spc_engine_destroy(e);
+    spc_config_destroy(cfg);
+}
+END_TEST
+
 Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -198,6 +335,7 @@ Suite *engine_suite(void)
     tcase_add_test(t, test_engine_same_input_same_output);
     tcase_add_test(t, test_engine_rebaseline_restarts_the_warmup);
     tcase_add_test(t, test_engine_keys_are_isolated);
+    tcase_add_test(t, test_engine_anomaly_breakdown);
     tcase_add_test(t, test_engine_allocation_failure_sweep);
     suite_add_tcase(s, t);
     return s;
