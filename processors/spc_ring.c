@@ -127,6 +127,19 @@ uint32_t spc_ring_rank_le(const struct spc_ring *r, double v)
     return lo;
 }
 
+/* spc_ring_rank_lt(r, med) for the window median (or a value near it):
+ * the split of a median is almost always the middle index, which two
+ * reads confirm (v is sorted, so the index c with v[c-1] < med <= v[c] is
+ * the rank); the search only when duplicates straddle the middle. */
+static uint32_t split_of_median(const struct spc_ring *r, double med)
+{
+    uint32_t n = r->nvalid, c = n / 2;
+
+    if ((c == 0 || r->v[c - 1] < med) && (c == n || r->v[c] >= med))
+        return c;
+    return spc_ring_rank_lt(r, med);
+}
+
 double spc_ring_median(const struct spc_ring *r)
 {
     uint32_t n = r->nvalid;
@@ -192,7 +205,7 @@ double spc_ring_mad(const struct spc_ring *r, double med)
         return NAN;
     d.r = r;
     d.m = med;
-    d.split = spc_ring_rank_lt(r, med);
+    d.split = split_of_median(r, med);
     d.nb = d.split;
     d.na = n - d.split;
     kth = kth_union(&d, (n - 1) / 2, &next);
@@ -261,7 +274,7 @@ int spc_ring_mad_below(const struct spc_ring *r, double med, double d)
 
     if (n == 0 || !(d > 0) || isnan(med))
         return 0;
-    split = spc_ring_rank_lt(r, med);
+    split = split_of_median(r, med);
     need = n / 2 + 1; /* 1-based rank of the upper middle deviation */
     /* the answer is 0 unless at least n/2 (even n) or need (odd n)
      * deviations are below d: the usual case, decided with two probes */
