@@ -91,6 +91,19 @@ void *spc_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
+void *spc_zalloc_aligned(size_t align, size_t size)
+{
+    void *p = NULL;
+
+    if (SPC_UNLIKELY(alloc_fail_at) && alloc_should_fail())
+        return NULL;
+    size = size ? (size + align - 1) & ~(align - 1) : align;
+    if (posix_memalign(&p, align, size) != 0)
+        return NULL;
+    memset(p, 0, size);
+    return p;
+}
+
 char *spc_strdup(const char *s)
 {
     size_t n;

@@ -68,6 +68,9 @@ char *spc_strdup(const char *s);
 void *spc_malloc(size_t n);
 void *spc_calloc(size_t n, size_t size);
 void *spc_realloc(void *p, size_t n);
+/** Zeroed @p size bytes at a multiple of @p align (a power of two, at
+ *  least sizeof(void *)); free with free(). */
+void *spc_zalloc_aligned(size_t align, size_t size);
 
 /** Test hook: make the N-th following allocation (1-based) fail; 0 = off.
  *  @returns the number of allocations counted since the last call. */

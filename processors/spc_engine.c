@@ -29,6 +29,9 @@
 #define TRUNC35_SD_FACTOR 1.003071
 #define REFINE_CUT 3.5
 
+/* A key's allocation: whole cache lines (see spc_key.h). */
+#define KEY_BYTES ((sizeof(struct spc_key) + 63) & ~(size_t)63)
+
 struct kslot {
     uint64_t hash;
     struct spc_key *k;
@@ -255,7 +258,7 @@ static struct spc_key *key_find(struct spc_engine *e, const char *plan,
         e->keys = nk;
         e->cap_keys = cap;
     }
-    k = spc_calloc(1, sizeof(*k));
+    k = spc_zalloc_aligned(64, KEY_BYTES); /* first line: see spc_key.h */
     if (!k)
         return NULL;
     if ((*err = key_init(e, k, plan, step, meas, kind)) != SPC_OK) {
@@ -902,22 +905,38 @@ static int same_meta(const struct spc_event *a, const struct spc_event *b,
     return memcmp(a->meta, b->meta, n * sizeof(a->meta[0])) == 0;
 }
 
+/* Slot of the sample @p age back (any age: wraps; only for prefetching). */
+static inline uint32_t ring_slot_back(const struct spc_ring *r, uint32_t age)
+{
+    age %= r->cap;
+    return r->head > age ? r->head - 1 - age : r->head + r->cap - 1 - age;
+}
+
 /* Bring the lines the next event will touch towards the cache while the
  * current one is processed (state of 10 000 keys does not fit in L3).
- * Measured (docs/performance.md): the subgroup table +9 %; the whole
- * sample array, every line of the key struct, or anything two events
- * ahead made it slower. */
+ * Everything read here sits in the key's first line, which key_find()
+ * loaded when the report's keys were resolved, so no prefetch waits for a
+ * load (see spc_key.h).  Measured (docs/performance.md): the subgroup
+ * table +9 %; the first line holding all of this and the leaving samples
+ * +6 %; the whole sample array, every line of the key struct, anything
+ * two events ahead, or only the event's own subgroup entries: slower or
+ * no gain. */
 static void prefetch_key(const struct spc_key *k)
 {
     const struct spc_ring *r = &k->ring;
+    const struct spc_params *p = k->p;
     uint32_t i;
 
-    /* the key struct's first lines (line 0 was fetched by resolve_keys) */
+    /* the key struct's next lines */
     __builtin_prefetch((const char *)k + 64);
     __builtin_prefetch((const char *)k + 128);
     __builtin_prefetch((const char *)k + 192);
     __builtin_prefetch(r->s + (r->head ? r->head - 1 : r->cap - 1));
     __builtin_prefetch(r->s + r->head, 1);
+    /* the samples leaving the yield and near-limit windows (the trend and
+     * variance windows are as long by default) */
+    __builtin_prefetch(r->s + ring_slot_back(r, p->yield_window - 1));
+    __builtin_prefetch(r->s + ring_slot_back(r, p->nl_window - 1));
     /* the sorted values where the first levels of every binary search
      * (push, median, MAD) land: sixteenths of the array (eighths and the
      * whole array measured slower) */
@@ -1013,7 +1032,7 @@ void spc_engine_get_stats(const struct spc_engine *e,
     uint32_t i;
 
     for (i = 0; i < e->nkeys; i++)
-        bytes += sizeof(struct spc_key) + spc_ring_bytes(&e->keys[i]->ring) +
+        bytes += KEY_BYTES + spc_ring_bytes(&e->keys[i]->ring) +
                  spc_sg_bytes(e->keys[i]);
     *out = e->st;
     out->keys = e->nkeys;

@@ -73,20 +73,29 @@ struct spc_sg {
     struct spc_sgb b[2];
 };
 
+/* Keys are allocated 64-byte aligned; the first line holds what
+ * key_find() compares and every pointer and count the engine's prefetches
+ * need, so they are issued without waiting for another line (that line is
+ * loaded when the report's keys are resolved). */
 struct spc_key {
     uint32_t plan, step, meas; /* interned ids */
-    uint32_t unit;             /* interned id of the last unit seen */
-    uint8_t kind;              /* enum spc_kind */
-    uint8_t dirty;             /* changed since the last checkpoint */
-    uint16_t active;           /* bit d: detector d condition active */
-    uint16_t sg_active_any;
-    const struct spc_params *p;
-    uint64_t seq;        /* events so far (valid or not) */
-    uint64_t nvalid;     /* valid numeric samples so far */
-    uint64_t ninvalid;   /* invalid values so far */
-    uint64_t base_seq;   /* seq at which the baseline became ready */
-    uint64_t last_alarm; /* seq of the last event with a condition active */
+    uint16_t n_sg;             /* subgroup entries used */
+    uint16_t ix_sg;            /* subgroup index slots */
     struct spc_ring ring;
+    struct spc_sg *sg; /* cap_sg entries, n_sg used */
+    uint16_t *sg_ix;   /* ix_sg slots (power of two), 0 = empty */
+    const struct spc_params *p;
+    /* -- line 1 -- */
+    uint32_t unit;   /* interned id of the last unit seen */
+    uint8_t kind;    /* enum spc_kind */
+    uint8_t dirty;   /* changed since the last checkpoint */
+    uint16_t active; /* bit d: detector d condition active */
+    uint16_t sg_active_any;
+    uint64_t seq;          /* events so far (valid or not) */
+    uint64_t nvalid;       /* valid numeric samples so far */
+    uint64_t ninvalid;     /* invalid values so far */
+    uint64_t base_seq;     /* seq at which the baseline became ready */
+    uint64_t last_alarm;   /* seq of the last event with a condition active */
     struct spc_welford lr; /* long-run stats of all valid samples */
     struct spc_spec spec;  /* latest spec limits seen */
     struct spc_base base;
@@ -123,11 +132,10 @@ struct spc_key {
     uint64_t invalid_bits; /* last 64 events, 1 = invalid */
     /* runs */
     struct spc_runs runs;
-    /* subgroup: dense entries + open-addressed index of entry numbers + 1 */
-    struct spc_sg *sg;    /* cap_sg entries, n_sg used */
-    uint16_t *sg_ix;      /* ix_sg slots (power of two), 0 = empty */
+    /* subgroup: dense entries + open-addressed index of entry numbers + 1
+     * (sg, sg_ix, n_sg, ix_sg: first line) */
     struct spc_sg sg_tot; /* all samples of the window */
-    uint16_t n_sg, cap_sg, ix_sg;
+    uint16_t cap_sg;
     uint8_t sg_cur;   /* bucket being filled */
     uint16_t sg_fill; /* events in the current bucket */
     double sg_center; /* offset subtracted before summing */

@@ -38,10 +38,10 @@ struct spc_sample {
 struct spc_ring {
     struct spc_sample *s; /* cap samples, in slot order */
     double *v;            /* the valid values, ascending */
-    uint32_t cap;
-    uint32_t head;   /* slot of the next write */
-    uint32_t count;  /* samples held, <= cap */
-    uint32_t nvalid; /* samples with a valid value (entries of v) */
+    uint16_t cap;         /* <= SPC_RING_MAX */
+    uint16_t head;        /* slot of the next write */
+    uint16_t count;       /* samples held, <= cap */
+    uint16_t nvalid;      /* samples with a valid value (entries of v) */
 };
 
 /** @returns SPC_OK or SPC_ERR_NOMEM/RANGE (cap must be 1..SPC_RING_MAX). */
