@@ -30,12 +30,12 @@
 struct spc_base {
     double mean, sigma;     /* in force when ready */
     struct spc_welford acc; /* accepted in-control samples */
+    uint32_t counted;       /* samples accepted into the counters below */
     uint8_t ready, frozen, degenerate;
     /* data-quality and near-limit baselines, counted over accepted samples
      * (also for known baselines) until max_samples of them */
     double reps, pairs;  /* identical consecutive values */
     double near, near_n; /* values near a spec limit */
-    uint32_t counted;    /* samples accepted into these counters */
 };
 
 /** Nelson-rule run state, updated incrementally per valid sample. */
@@ -91,6 +91,9 @@ struct spc_key {
     uint8_t dirty;   /* changed since the last checkpoint */
     uint16_t active; /* bit d: detector d condition active */
     uint16_t sg_active_any;
+    uint16_t cap_sg;       /* subgroup entries allocated */
+    uint16_t sg_fill;      /* events in the current subgroup bucket */
+    uint8_t sg_cur;        /* subgroup bucket being filled */
     uint64_t seq;          /* events so far (valid or not) */
     uint64_t nvalid;       /* valid numeric samples so far */
     uint64_t ninvalid;     /* invalid values so far */
@@ -100,8 +103,7 @@ struct spc_key {
     struct spc_spec spec;  /* latest spec limits seen */
     struct spc_base base;
     /* ewma */
-    double ewma;
-    uint32_t ewma_t;
+    double ewma; /* its step count ewma_t is next to flat_run (packing) */
     /* cusum (standardised) */
     double cu_hi, cu_lo;
     uint32_t cu_hi_n, cu_lo_n;
@@ -129,16 +131,14 @@ struct spc_key {
     uint32_t nl_hi, nl_lo; /* near flags in the near-limit window */
     /* flatline */
     uint32_t flat_run;
+    uint32_t ewma_t;
     uint64_t invalid_bits; /* last 64 events, 1 = invalid */
     /* runs */
     struct spc_runs runs;
     /* subgroup: dense entries + open-addressed index of entry numbers + 1
-     * (sg, sg_ix, n_sg, ix_sg: first line) */
+     * (sg, sg_ix, n_sg, ix_sg: first line; cap_sg, sg_fill, sg_cur: second) */
     struct spc_sg sg_tot; /* all samples of the window */
-    uint16_t cap_sg;
-    uint8_t sg_cur;   /* bucket being filled */
-    uint16_t sg_fill; /* events in the current bucket */
-    double sg_center; /* offset subtracted before summing */
+    double sg_center;     /* offset subtracted before summing */
 };
 
 #endif /* SPC_KEY_H */
