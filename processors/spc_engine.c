@@ -905,13 +905,6 @@ static int same_meta(const struct spc_event *a, const struct spc_event *b,
     return memcmp(a->meta, b->meta, n * sizeof(a->meta[0])) == 0;
 }
 
-/* Slot of the sample @p age back (any age: wraps; only for prefetching). */
-static inline uint32_t ring_slot_back(const struct spc_ring *r, uint32_t age)
-{
-    age %= r->cap;
-    return r->head > age ? r->head - 1 - age : r->head + r->cap - 1 - age;
-}
-
 /* Bring the lines the next event will touch towards the cache while the
  * current one is processed (state of 10 000 keys does not fit in L3).
  * Everything read here sits in the key's first line, which key_find()
@@ -925,6 +918,7 @@ static void prefetch_key(const struct spc_key *k)
 {
     const struct spc_ring *r = &k->ring;
     const struct spc_params *p = k->p;
+    const struct spc_sample *l;
     uint32_t i;
 
     /* the key struct's next lines */
@@ -934,9 +928,11 @@ static void prefetch_key(const struct spc_key *k)
     __builtin_prefetch(r->s + (r->head ? r->head - 1 : r->cap - 1));
     __builtin_prefetch(r->s + r->head, 1);
     /* the samples leaving the yield and near-limit windows (the trend and
-     * variance windows are as long by default) */
-    __builtin_prefetch(r->s + ring_slot_back(r, p->yield_window - 1));
-    __builtin_prefetch(r->s + ring_slot_back(r, p->nl_window - 1));
+     * variance windows are as long by default), as windows_slide reads them */
+    if ((l = leaving(k, p->yield_window)))
+        __builtin_prefetch(l);
+    if ((l = leaving(k, p->nl_window)))
+        __builtin_prefetch(l);
     /* the sorted values where the first levels of every binary search
      * (push, median, MAD) land: sixteenths of the array (eighths and the
      * whole array measured slower) */
